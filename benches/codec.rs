@@ -1,0 +1,2 @@
+//! Codec benches (filled in with the codec).
+fn main() {}

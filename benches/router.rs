@@ -1,0 +1,2 @@
+//! Router benches (filled in with the router).
+fn main() {}

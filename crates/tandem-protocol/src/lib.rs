@@ -1,0 +1,1 @@
+//! tandem-protocol: the sans-IO MySQL/MariaDB wire codec (framing, messages, auth, response streams).

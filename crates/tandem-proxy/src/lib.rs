@@ -1,0 +1,1 @@
+//! tandem-proxy: the engine — listener, client sessions, backend pools, relay, configuration.

@@ -1,0 +1,3 @@
+//! Integration tests: one binary, real MariaDB cn1/cn2 from `tandem-testkit`, real clients.
+
+mod cluster;
