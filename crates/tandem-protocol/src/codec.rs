@@ -1,0 +1,210 @@
+//! [`PacketCodec`]: logical packets out of a byte stream, and back.
+//!
+//! Decoding is a small state machine in the style of `tokio_util::codec`: `Ok(None)` means "need
+//! more bytes", an error means the stream is corrupt. The size limit is checked as soon as a
+//! header is seen — before any payload is buffered — and a single-packet payload is handed out as
+//! a zero-copy `Bytes` split off the read buffer. Only logical packets spanning continuations are
+//! copied (into one contiguous buffer, bounded by the limit).
+//!
+//! The inherent [`PacketCodec::decode_packet`] / [`PacketCodec::encode_packet`] work without
+//! tokio; the `codec` feature adds the `tokio_util` `Decoder`/`Encoder` impls on top.
+
+use bytes::{Buf, BytesMut};
+
+use crate::error::{ProtocolError, Result};
+use crate::framing::{wire_len, write_packet, Packet, PacketHeader, HEADER_LEN, MAX_PAYLOAD_LEN};
+
+/// Default logical packet limit: 64 MiB (MariaDB's `max_allowed_packet` defaults to 16 MiB and
+/// tops out at 1 GiB).
+pub const DEFAULT_MAX_PACKET_LEN: usize = 64 * 1024 * 1024;
+
+/// Frames MySQL packets; see the module docs.
+#[derive(Debug)]
+pub struct PacketCodec {
+    max_packet_len: usize,
+    check_seq: bool,
+    next_seq: u8,
+    /// Continuation payloads gathered so far, and the first packet's sequence id.
+    partial: Option<(u8, BytesMut)>,
+}
+
+impl Default for PacketCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_PACKET_LEN)
+    }
+}
+
+impl PacketCodec {
+    /// A codec that rejects logical packets longer than `max_packet_len`; sequence ids are not
+    /// checked (see [`PacketCodec::with_sequence_check`]).
+    pub fn new(max_packet_len: usize) -> Self {
+        Self {
+            max_packet_len,
+            check_seq: false,
+            next_seq: 0,
+            partial: None,
+        }
+    }
+
+    /// Enables or disables checking that every decoded packet carries the expected sequence id.
+    #[must_use]
+    pub fn with_sequence_check(mut self, check: bool) -> Self {
+        self.check_seq = check;
+        self
+    }
+
+    /// The configured limit.
+    pub const fn max_packet_len(&self) -> usize {
+        self.max_packet_len
+    }
+
+    /// Sequence id expected for the next decoded packet, which is also the one the next encoded
+    /// reply should carry.
+    pub const fn next_seq(&self) -> u8 {
+        self.next_seq
+    }
+
+    /// Sets the expected sequence id, e.g. `0` before reading a new command.
+    pub fn set_next_seq(&mut self, seq: u8) {
+        self.next_seq = seq;
+    }
+
+    /// Resets the sequence to 0 (start of a command exchange).
+    pub fn reset_seq(&mut self) {
+        self.next_seq = 0;
+    }
+
+    /// Decodes one logical packet from the front of `src`, or returns `Ok(None)` if `src` does not
+    /// yet hold a complete one (the bytes stay in `src`).
+    pub fn decode_packet(&mut self, src: &mut BytesMut) -> Result<Option<Packet>> {
+        loop {
+            let Some(header) = PacketHeader::parse(src) else {
+                return Ok(None);
+            };
+            if self.check_seq && header.seq != self.next_seq {
+                return Err(ProtocolError::PacketsOutOfSync {
+                    expected: self.next_seq,
+                    got: header.seq,
+                });
+            }
+            let len = header.payload_len();
+            let gathered = self.partial.as_ref().map_or(0, |(_, p)| p.len());
+            let total = gathered.saturating_add(len);
+            if total > self.max_packet_len {
+                return Err(ProtocolError::Oversize {
+                    len: total,
+                    max: self.max_packet_len,
+                });
+            }
+            let frame_len = HEADER_LEN + len;
+            if src.len() < frame_len {
+                // Bounded by the limit checked above.
+                src.reserve(frame_len - src.len());
+                return Ok(None);
+            }
+            let mut frame = src.split_to(frame_len);
+            frame.advance(HEADER_LEN);
+            self.next_seq = header.seq.wrapping_add(1);
+            match (self.partial.take(), header.is_continued()) {
+                (None, false) => return Ok(Some(Packet::new(header.seq, frame.freeze()))),
+                (None, true) => self.partial = Some((header.seq, frame)),
+                (Some((seq, mut acc)), continued) => {
+                    acc.extend_from_slice(&frame);
+                    if continued {
+                        self.partial = Some((seq, acc));
+                    } else {
+                        return Ok(Some(Packet::new(seq, acc.freeze())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Called at end of stream: a clean end returns `Ok(None)`; leftover bytes or a half-joined
+    /// logical packet are a truncation.
+    pub fn decode_packet_eof(&mut self, src: &mut BytesMut) -> Result<Option<Packet>> {
+        match self.decode_packet(src)? {
+            Some(p) => Ok(Some(p)),
+            None if src.is_empty() && self.partial.is_none() => Ok(None),
+            None => Err(ProtocolError::truncated("packet at end of stream")),
+        }
+    }
+
+    /// Encodes `payload` as one or more physical packets starting at `seq`, checking the limit;
+    /// afterwards [`PacketCodec::next_seq`] is the sequence id after the last one.
+    pub fn encode_packet(&mut self, seq: u8, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
+        if payload.len() > self.max_packet_len {
+            return Err(ProtocolError::Oversize {
+                len: payload.len(),
+                max: self.max_packet_len,
+            });
+        }
+        dst.reserve(wire_len(payload.len()));
+        self.next_seq = write_packet(dst, seq, payload);
+        Ok(())
+    }
+
+    /// Encodes `payload` with the codec's own running sequence id.
+    pub fn encode_next(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
+        self.encode_packet(self.next_seq, payload, dst)
+    }
+}
+
+/// Largest number of bytes a single physical packet can occupy on the wire.
+pub const MAX_PHYSICAL_PACKET: usize = HEADER_LEN + MAX_PAYLOAD_LEN;
+
+#[cfg(feature = "codec")]
+mod tokio_impls {
+    use bytes::{Bytes, BytesMut};
+    use tokio_util::codec::{Decoder, Encoder};
+
+    use super::PacketCodec;
+    use crate::error::ProtocolError;
+    use crate::framing::Packet;
+
+    impl Decoder for PacketCodec {
+        type Item = Packet;
+        type Error = ProtocolError;
+
+        fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, ProtocolError> {
+            self.decode_packet(src)
+        }
+
+        fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, ProtocolError> {
+            self.decode_packet_eof(src)
+        }
+    }
+
+    impl Encoder<Packet> for PacketCodec {
+        type Error = ProtocolError;
+
+        fn encode(&mut self, item: Packet, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+            self.encode_packet(item.seq, &item.payload, dst)
+        }
+    }
+
+    impl Encoder<(u8, &[u8])> for PacketCodec {
+        type Error = ProtocolError;
+
+        fn encode(
+            &mut self,
+            (seq, payload): (u8, &[u8]),
+            dst: &mut BytesMut,
+        ) -> Result<(), ProtocolError> {
+            self.encode_packet(seq, payload, dst)
+        }
+    }
+
+    /// A bare payload is sent with the codec's running sequence id.
+    impl Encoder<Bytes> for PacketCodec {
+        type Error = ProtocolError;
+
+        fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+            self.encode_next(&payload, dst)
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;
