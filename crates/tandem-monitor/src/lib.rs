@@ -7,14 +7,18 @@
 //! (derived lag, broken replication, catch-up) and the sticky writer [`Election`]. Parsing and
 //! decisions are pure and unit-tested; the poller only does the I/O.
 
+mod conn;
 mod election;
 mod gtid;
 mod health;
+mod poller;
 mod status;
 
+pub use conn::{monitor_capabilities, Conn, ConnError, Login, QueryResult};
 pub use election::{Candidate, Election, ElectionSettings, Failback, Failover, WriterChange};
 pub use gtid::GtidPosition;
 pub use health::{Health, HealthSettings, Transition};
+pub use poller::{check, Event, Monitor, MonitorConfig, NodeConfig, NodeSnapshot, Snapshot};
 pub use status::{
     replica_status_query, Channel, Flavor, IoState, NodeStatus, Row, StatusError,
     VARIABLES_QUERY_MARIADB, VARIABLES_QUERY_MYSQL, VERSION_QUERY,

@@ -1,0 +1,365 @@
+//! A small async MySQL client over `tandem-protocol`: connect, log in, run text queries, and hand
+//! out raw packets. The poller uses it for checks; the proxy uses it for its backend connections,
+//! reaching the socket and read buffer directly for zero-copy relaying.
+
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tandem_protocol::client::{ClientLogin, Credential, LoginOptions, LoginStep};
+use tandem_protocol::{
+    Capabilities, ColumnDefinition, ErrPacket, Handshake, OkPacket, PacketHeader, ProtocolError,
+    StatusFlags, MAX_PAYLOAD_LEN,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::status::Row;
+
+/// Why a client operation failed. Never carries credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// Socket error, including the server closing the connection.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server's bytes did not parse.
+    #[error("protocol: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The server answered with an error packet.
+    #[error("server error {}: {}", .0.code, .0.message)]
+    Server(ErrPacket),
+    /// The operation did not finish in time.
+    #[error("timed out")]
+    Timeout,
+    /// Login failed for a reason other than an ERR packet (unsupported plugin, ...).
+    #[error("login: {0}")]
+    Login(String),
+}
+
+/// A text-protocol result: column names and rows of nullable strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows (`None` = SQL NULL).
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl QueryResult {
+    /// Rows as column-name maps.
+    pub fn maps(&self) -> Vec<Row> {
+        self.rows
+            .iter()
+            .map(|r| {
+                self.columns
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().cloned())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Login parameters.
+#[derive(Clone, Copy)]
+pub struct Login<'a> {
+    /// User name.
+    pub user: &'a str,
+    /// Password or recovered SHA1(password).
+    pub credential: Credential<'a>,
+    /// Initial schema.
+    pub database: Option<&'a str>,
+    /// Capabilities to ask for (intersected with the server's).
+    pub capabilities: Capabilities,
+    /// Connection character set id.
+    pub charset: u8,
+}
+
+impl std::fmt::Debug for Login<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticated connection to a server.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket (the proxy relays on it directly).
+    pub stream: TcpStream,
+    /// Bytes read but not yet consumed.
+    pub buf: BytesMut,
+    /// Negotiated capabilities.
+    pub capabilities: Capabilities,
+    /// The server's connection id (for KILL).
+    pub connection_id: u32,
+    /// The server's version string.
+    pub server_version: String,
+    /// Status flags from the last OK/EOF seen by this client's own methods.
+    pub status: StatusFlags,
+}
+
+/// Capabilities the monitor asks for.
+pub fn monitor_capabilities() -> Capabilities {
+    Capabilities::LONG_PASSWORD
+        | Capabilities::LONG_FLAG
+        | Capabilities::PROTOCOL_41
+        | Capabilities::TRANSACTIONS
+        | Capabilities::SECURE_CONNECTION
+        | Capabilities::MULTI_RESULTS
+        | Capabilities::PLUGIN_AUTH
+}
+
+impl Conn {
+    /// Connects and logs in, all within `timeout`.
+    pub async fn connect(
+        addr: &str,
+        login: Login<'_>,
+        timeout: Duration,
+    ) -> Result<Conn, ConnError> {
+        tokio::time::timeout(timeout, Conn::connect_inner(addr, login))
+            .await
+            .map_err(|_| ConnError::Timeout)?
+    }
+
+    async fn connect_inner(addr: &str, login: Login<'_>) -> Result<Conn, ConnError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut conn = Conn {
+            stream,
+            buf: BytesMut::with_capacity(16 * 1024),
+            capabilities: login.capabilities,
+            connection_id: 0,
+            server_version: String::new(),
+            status: StatusFlags::empty(),
+        };
+        let (_, payload) = conn.read_packet().await?;
+        if payload.first() == Some(&0xFF) {
+            return Err(ConnError::Server(ErrPacket::parse(&payload)?));
+        }
+        let handshake = Handshake::parse(&payload)?;
+        conn.connection_id = handshake.connection_id;
+        conn.server_version = handshake.server_version.clone();
+        let mut opts = LoginOptions::new(login.user, login.credential);
+        opts.database = login.database;
+        opts.capabilities = login.capabilities;
+        opts.charset = login.charset;
+        let (mut state, response) = ClientLogin::start(&handshake, opts).map_err(server_err)?;
+        conn.capabilities = state.capabilities();
+        let mut payload = BytesMut::new();
+        response.encode(&mut payload)?;
+        let mut out = BytesMut::new();
+        tandem_protocol::write_packet(&mut out, 1, &payload);
+        conn.stream.write_all(&out).await?;
+        loop {
+            let (seq, p) = conn.read_packet().await?;
+            match state.handle(&p).map_err(server_err)? {
+                LoginStep::Done(ok) => {
+                    conn.status = ok.status;
+                    return Ok(conn);
+                }
+                LoginStep::Wait => {}
+                LoginStep::Send(data) => {
+                    out.clear();
+                    tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &data);
+                    conn.stream.write_all(&out).await?;
+                }
+            }
+        }
+    }
+
+    /// Reads one logical packet (continuations joined); returns its first sequence id and payload.
+    pub async fn read_packet(&mut self) -> Result<(u8, Bytes), ConnError> {
+        let mut joined: Option<BytesMut> = None;
+        let mut first_seq = None;
+        loop {
+            let (seq, part, more) = self.read_physical().await?;
+            first_seq.get_or_insert(seq);
+            match (&mut joined, more) {
+                (None, false) => return Ok((seq, part)),
+                (None, true) => joined = Some(BytesMut::from(&part[..])),
+                (Some(j), more) => {
+                    j.extend_from_slice(&part);
+                    if !more {
+                        let seq = first_seq.unwrap_or(seq);
+                        return Ok((seq, joined.take().unwrap_or_default().freeze()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn read_physical(&mut self) -> Result<(u8, Bytes, bool), ConnError> {
+        loop {
+            if let Some(h) = PacketHeader::parse(&self.buf) {
+                let total = 4 + h.len as usize;
+                if self.buf.len() >= total {
+                    self.buf.advance(4);
+                    let payload = self.buf.split_to(h.len as usize).freeze();
+                    return Ok((h.seq, payload, h.len as usize == MAX_PAYLOAD_LEN));
+                }
+                self.buf.reserve(total - self.buf.len());
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads more bytes into the buffer; an orderly close is an `UnexpectedEof` error.
+    pub async fn fill(&mut self) -> Result<usize, ConnError> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(16 * 1024);
+        }
+        let n = self.stream.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        Ok(n)
+    }
+
+    /// Sends a command packet (sequence 0).
+    pub async fn send_command(&mut self, payload: &[u8]) -> Result<(), ConnError> {
+        let mut out = BytesMut::with_capacity(payload.len() + 8);
+        tandem_protocol::write_packet(&mut out, 0, payload);
+        self.stream.write_all(&out).await?;
+        Ok(())
+    }
+
+    /// Runs a statement that returns no rows; returns its OK packet.
+    pub async fn exec(&mut self, sql: &str) -> Result<OkPacket, ConnError> {
+        let mut res = self.query_inner(sql).await?;
+        match res.ok.take() {
+            Some(ok) => Ok(ok),
+            None => Err(ConnError::Protocol(ProtocolError::Malformed(
+                "expected OK, got a result set",
+            ))),
+        }
+    }
+
+    /// Runs a text query and collects its first result set (later ones are drained).
+    pub async fn query(&mut self, sql: &str) -> Result<QueryResult, ConnError> {
+        Ok(self.query_inner(sql).await?.result)
+    }
+
+    /// Sends COM_PING and waits for OK.
+    pub async fn ping(&mut self) -> Result<(), ConnError> {
+        self.send_command(&[0x0e]).await?;
+        let (_, p) = self.read_packet().await?;
+        self.expect_ok(&p).map(|_| ())
+    }
+
+    /// Sends COM_RESET_CONNECTION and waits for OK.
+    pub async fn reset(&mut self) -> Result<(), ConnError> {
+        self.send_command(&[0x1f]).await?;
+        let (_, p) = self.read_packet().await?;
+        self.expect_ok(&p).map(|_| ())
+    }
+
+    fn expect_ok(&mut self, p: &[u8]) -> Result<OkPacket, ConnError> {
+        match p.first() {
+            Some(0x00) | Some(0xFE) => {
+                let ok = OkPacket::parse(p, self.capabilities)?;
+                self.status = ok.status;
+                Ok(ok)
+            }
+            Some(0xFF) => Err(ConnError::Server(ErrPacket::parse(p)?)),
+            _ => Err(ConnError::Protocol(ProtocolError::Malformed("expected OK"))),
+        }
+    }
+
+    async fn query_inner(&mut self, sql: &str) -> Result<Collected, ConnError> {
+        let mut cmd = Vec::with_capacity(sql.len() + 1);
+        cmd.push(0x03);
+        cmd.extend_from_slice(sql.as_bytes());
+        self.send_command(&cmd).await?;
+        let mut out = Collected::default();
+        let mut first = true;
+        loop {
+            let (more, ok, result) = self.read_one_result().await?;
+            if first {
+                out.ok = ok;
+                out.result = result;
+                first = false;
+            }
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Reads one result (OK, ERR or result set); returns (more results follow, ok, rows).
+    async fn read_one_result(
+        &mut self,
+    ) -> Result<(bool, Option<OkPacket>, QueryResult), ConnError> {
+        let (_, p) = self.read_packet().await?;
+        match p.first() {
+            Some(0x00) => {
+                let ok = self.expect_ok(&p)?;
+                let more = ok.status.contains(StatusFlags::MORE_RESULTS_EXISTS);
+                return Ok((more, Some(ok), QueryResult::default()));
+            }
+            Some(0xFF) => return Err(ConnError::Server(ErrPacket::parse(&p)?)),
+            Some(0xFB) => {
+                return Err(ConnError::Protocol(ProtocolError::Malformed(
+                    "LOCAL INFILE not supported by this client",
+                )))
+            }
+            _ => {}
+        }
+        let ncols = tandem_protocol::wire::Reader::new(&p, "column count")
+            .lenenc_int()?
+            .min(4096) as usize;
+        let mut res = QueryResult::default();
+        for _ in 0..ncols {
+            let (_, c) = self.read_packet().await?;
+            res.columns
+                .push(ColumnDefinition::parse(&c, self.capabilities)?.name);
+        }
+        let deprecate_eof = self.capabilities.contains(Capabilities::DEPRECATE_EOF);
+        if !deprecate_eof {
+            self.read_packet().await?; // EOF after column definitions
+        }
+        loop {
+            let (_, row) = self.read_packet().await?;
+            match row.first() {
+                Some(0xFE) if row.len() < 9 || (deprecate_eof && row.len() < MAX_PAYLOAD_LEN) => {
+                    let status = if deprecate_eof {
+                        OkPacket::parse(&row, self.capabilities)?.status
+                    } else {
+                        tandem_protocol::EofPacket::parse(&row)?.status
+                    };
+                    self.status = status;
+                    return Ok((status.contains(StatusFlags::MORE_RESULTS_EXISTS), None, res));
+                }
+                Some(0xFF) => return Err(ConnError::Server(ErrPacket::parse(&row)?)),
+                _ => {
+                    let cells = tandem_protocol::parse_text_row(&row, ncols)?;
+                    res.rows.push(
+                        cells
+                            .into_iter()
+                            .map(|c| c.map(|b| String::from_utf8_lossy(b).into_owned()))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn server_err(e: ProtocolError) -> ConnError {
+    match e {
+        ProtocolError::Server {
+            code,
+            sql_state,
+            message,
+        } => ConnError::Server(ErrPacket::new(code, &sql_state, message)),
+        other => ConnError::Protocol(other),
+    }
+}
+
+#[derive(Default)]
+struct Collected {
+    ok: Option<OkPacket>,
+    result: QueryResult,
+}

@@ -1,0 +1,456 @@
+//! The poller: one task per node runs checks on HAProxy's cadence and sends results to one
+//! aggregator task, which applies rise/fall, re-runs the writer election and publishes an
+//! immutable [`Snapshot`] through `arc-swap` (read lock-free per statement by the proxy), plus
+//! [`Event`]s on a broadcast channel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tandem_protocol::client::Credential;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use crate::conn::{monitor_capabilities, Conn, ConnError, Login};
+use crate::election::{Candidate, Election, ElectionSettings, WriterChange};
+use crate::health::{Health, HealthSettings, Transition};
+use crate::status::{self, Flavor, NodeStatus};
+
+/// One node to watch.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Unique name.
+    pub name: String,
+    /// `host:port`.
+    pub address: String,
+    /// Writer priority.
+    pub weight: u32,
+    /// Read share (`None` = even spread).
+    pub read_weight: Option<u32>,
+}
+
+/// Poller settings.
+#[derive(Clone)]
+pub struct MonitorConfig {
+    /// Nodes, in configuration order (indexes in snapshots follow it).
+    pub nodes: Vec<NodeConfig>,
+    /// Monitor user.
+    pub user: String,
+    /// Monitor password (never logged).
+    pub password: String,
+    /// Check cadence.
+    pub health: HealthSettings,
+    /// Writer election policy.
+    pub election: ElectionSettings,
+    /// Readers lagging more than this leave the read pool.
+    pub max_lag: Duration,
+}
+
+impl std::fmt::Debug for MonitorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorConfig")
+            .field("nodes", &self.nodes)
+            .field("user", &self.user)
+            .field("health", &self.health)
+            .field("election", &self.election)
+            .field("max_lag", &self.max_lag)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One node in a snapshot.
+#[derive(Debug, Clone)]
+pub struct NodeSnapshot {
+    /// Name.
+    pub name: String,
+    /// `host:port`.
+    pub address: String,
+    /// Writer priority.
+    pub weight: u32,
+    /// Read share.
+    pub read_weight: Option<u32>,
+    /// Up after rise/fall.
+    pub up: bool,
+    /// Latest status from a successful check.
+    pub status: Option<NodeStatus>,
+    /// Why the latest check failed (no credentials in it).
+    pub last_error: Option<String>,
+    /// Replica lag; `None` = unknown.
+    pub lag: Option<Duration>,
+    /// May serve reads: up, replication not broken, lag known and within the limit.
+    pub readable: bool,
+}
+
+/// An immutable view of the topology.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Increases with every publication.
+    pub version: u64,
+    /// All nodes, in configuration order.
+    pub nodes: Vec<NodeSnapshot>,
+    /// Index of the node taking writes, if any.
+    pub writer: Option<usize>,
+    /// Why there is no writer (empty when there is one).
+    pub no_writer_reason: String,
+    /// Every node has been checked at least once.
+    pub complete: bool,
+}
+
+/// Something operators want to know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A node came up.
+    NodeUp(String),
+    /// A node went down.
+    NodeDown {
+        /// Node.
+        node: String,
+        /// Last check error.
+        reason: String,
+    },
+    /// The writer changed.
+    WriterChanged {
+        /// Previous writer.
+        from: Option<String>,
+        /// New writer (`None`: writes are held/refused).
+        to: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// A node's SQL thread stopped on an error.
+    ReplicationBroken {
+        /// Node.
+        node: String,
+        /// Error number and text.
+        error: String,
+    },
+    /// It runs again.
+    ReplicationRepaired(String),
+    /// Lag went over the limit (or became unknown).
+    LagOver(String),
+    /// Lag back under the limit.
+    LagUnder(String),
+}
+
+enum Msg {
+    Checked(usize, Result<NodeStatus, String>),
+    SetWriter(String, oneshot::Sender<Result<(), String>>),
+}
+
+/// Handle to a running poller.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    events: broadcast::Sender<Event>,
+    version: watch::Receiver<u64>,
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
+}
+
+impl Monitor {
+    /// Starts the check tasks and the aggregator on the current tokio runtime.
+    pub fn spawn(config: MonitorConfig) -> Monitor {
+        let initial = Snapshot {
+            nodes: config
+                .nodes
+                .iter()
+                .map(|n| NodeSnapshot {
+                    name: n.name.clone(),
+                    address: n.address.clone(),
+                    weight: n.weight,
+                    read_weight: n.read_weight,
+                    up: false,
+                    status: None,
+                    last_error: None,
+                    lag: None,
+                    readable: false,
+                })
+                .collect(),
+            no_writer_reason: "not checked yet".into(),
+            ..Snapshot::default()
+        };
+        let snapshot = Arc::new(ArcSwap::from_pointee(initial));
+        let (events, _) = broadcast::channel(256);
+        let (vtx, vrx) = watch::channel(0);
+        let (tx, rx) = mpsc::channel(64);
+        let (up_tx, up_rx) = watch::channel(vec![false; config.nodes.len()]);
+        for (i, node) in config.nodes.iter().enumerate() {
+            tokio::spawn(check_loop(
+                i,
+                node.address.clone(),
+                config.clone(),
+                tx.clone(),
+                up_rx.clone(),
+            ));
+        }
+        let agg = Aggregator {
+            health: vec![Health::new(); config.nodes.len()],
+            election: Election::new(config.election),
+            config,
+            snapshot: snapshot.clone(),
+            events: events.clone(),
+            version: vtx,
+            up: up_tx,
+        };
+        tokio::spawn(agg.run(rx));
+        Monitor {
+            snapshot,
+            events,
+            version: vrx,
+            tx,
+        }
+    }
+
+    /// The latest snapshot (lock-free).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The shared snapshot cell, for readers that want `load()` guards.
+    pub fn snapshot_cell(&self) -> Arc<ArcSwap<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// Subscribes to events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// A receiver that changes with every new snapshot (to wait for a writer).
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.version.clone()
+    }
+
+    /// Moves writes to `node` (admin command; the node must be up and writable).
+    pub async fn set_writer(&self, node: &str) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::SetWriter(node.to_owned(), tx))
+            .await
+            .map_err(|_| "monitor stopped".to_owned())?;
+        rx.await.map_err(|_| "monitor stopped".to_owned())?
+    }
+}
+
+async fn check_loop(
+    idx: usize,
+    address: String,
+    config: MonitorConfig,
+    tx: mpsc::Sender<Msg>,
+    up: watch::Receiver<Vec<bool>>,
+) {
+    loop {
+        let result = check(&address, &config).await;
+        if tx.send(Msg::Checked(idx, result)).await.is_err() {
+            return;
+        }
+        let is_up = up.borrow().get(idx).copied().unwrap_or(false);
+        let wait = if is_up {
+            config.health.inter
+        } else {
+            config.health.downinter
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// One check: a real login as the monitor user plus the status queries, within `timeout`.
+pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, String> {
+    let work = async {
+        let login = Login {
+            user: &config.user,
+            credential: Credential::Password(config.password.as_bytes()),
+            database: None,
+            capabilities: monitor_capabilities(),
+            charset: 45, // utf8mb4_general_ci
+        };
+        let mut conn = Conn::connect(address, login, config.health.timeout).await?;
+        let flavor = Flavor::detect(&conn.server_version);
+        let vars_sql = match flavor {
+            Flavor::MariaDb => status::VARIABLES_QUERY_MARIADB,
+            Flavor::MySql => status::VARIABLES_QUERY_MYSQL,
+        };
+        let vars = conn.query(vars_sql).await?.maps();
+        let vars = vars.into_iter().next().unwrap_or_default();
+        let version = vars
+            .get("version")
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| conn.server_version.clone());
+        let replica = conn
+            .query(status::replica_status_query(flavor, &version))
+            .await?
+            .maps();
+        NodeStatus::parse(&vars, &replica).map_err(|e| ConnError::Login(e.to_string()))
+    };
+    match tokio::time::timeout(config.health.timeout, work).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("check timed out after {:?}", config.health.timeout)),
+    }
+}
+
+struct Aggregator {
+    config: MonitorConfig,
+    health: Vec<Health>,
+    election: Election,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    events: broadcast::Sender<Event>,
+    version: watch::Sender<u64>,
+    up: watch::Sender<Vec<bool>>,
+}
+
+impl Aggregator {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Checked(i, result) => self.on_check(i, result),
+                Msg::SetWriter(name, reply) => {
+                    let _ = reply.send(self.on_set_writer(&name));
+                }
+            }
+        }
+    }
+
+    fn on_set_writer(&mut self, name: &str) -> Result<(), String> {
+        let prev = self.snapshot.load_full();
+        let idx = prev
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| format!("no backend named `{name}`"))?;
+        let cands = candidates(&prev.nodes);
+        let change = self.election.set_writer(idx, &cands)?;
+        let mut next = (*prev).clone();
+        self.publish_writer(&mut next, Some(change));
+        Ok(())
+    }
+
+    fn on_check(&mut self, i: usize, result: Result<NodeStatus, String>) {
+        let prev = self.snapshot.load_full();
+        let mut next = (*prev).clone();
+        let Some(node) = next.nodes.get_mut(i) else {
+            return;
+        };
+        let Some(health) = self.health.get_mut(i) else {
+            return;
+        };
+        let transition = health.record(result.is_ok(), &self.config.health);
+        match result {
+            Ok(status) => {
+                node.last_error = None;
+                node.status = Some(status);
+            }
+            Err(e) => node.last_error = Some(e),
+        }
+        node.up = health.is_up();
+        match transition {
+            Some(Transition::Up) => self.emit(Event::NodeUp(node.name.clone())),
+            Some(Transition::Down) => self.emit(Event::NodeDown {
+                node: node.name.clone(),
+                reason: node.last_error.clone().unwrap_or_default(),
+            }),
+            None => {}
+        }
+        let was_prev = prev.nodes.get(i).cloned();
+        self.update_replication(node, was_prev.as_ref());
+        next.complete = self.health.iter().all(Health::is_known);
+        let change = if next.complete {
+            self.election.update(&candidates(&next.nodes))
+        } else {
+            None
+        };
+        self.publish_writer(&mut next, change);
+    }
+
+    fn update_replication(&self, node: &mut NodeSnapshot, prev: Option<&NodeSnapshot>) {
+        let status = node.status.as_ref();
+        node.lag = status.and_then(NodeStatus::replica_lag);
+        let broken = status.is_some_and(NodeStatus::replication_broken);
+        let lag_ok = node.lag.is_some_and(|l| l <= self.config.max_lag);
+        node.readable = node.up && !broken && lag_ok;
+        let was_broken = prev
+            .and_then(|p| p.status.as_ref())
+            .is_some_and(NodeStatus::replication_broken);
+        if broken && !was_broken {
+            let error = status
+                .and_then(|s| {
+                    s.channels
+                        .iter()
+                        .find(|c| !c.sql_running && c.last_sql_errno != 0)
+                })
+                .map(|c| format!("{}: {}", c.last_sql_errno, c.last_sql_error))
+                .unwrap_or_default();
+            self.emit(Event::ReplicationBroken {
+                node: node.name.clone(),
+                error,
+            });
+        } else if was_broken && !broken && node.up {
+            self.emit(Event::ReplicationRepaired(node.name.clone()));
+        }
+        let was_lag_ok = prev.is_some_and(|p| p.lag.is_some_and(|l| l <= self.config.max_lag));
+        if node.up && was_lag_ok && !lag_ok {
+            self.emit(Event::LagOver(node.name.clone()));
+        } else if node.up && !was_lag_ok && lag_ok && prev.is_some_and(|p| p.status.is_some()) {
+            self.emit(Event::LagUnder(node.name.clone()));
+        }
+    }
+
+    fn publish_writer(&mut self, next: &mut Snapshot, change: Option<WriterChange>) {
+        let before = next.writer;
+        next.writer = self.election.writer();
+        next.no_writer_reason = match next.writer {
+            Some(_) => String::new(),
+            None if !next.complete => "not checked yet".into(),
+            None => self.election.why_none(&candidates(&next.nodes)),
+        };
+        if let Some(change) = change {
+            let name = |i: Option<usize>| i.and_then(|i| next.nodes.get(i)).map(|n| n.name.clone());
+            let reason = match &change {
+                WriterChange::Lost { why, .. } => format!("writer lost: {why}"),
+                other => format!("{other:?}"),
+            };
+            self.emit(Event::WriterChanged {
+                from: name(before),
+                to: name(next.writer),
+                reason,
+            });
+        }
+        next.version = next.version.wrapping_add(1);
+        let version = next.version;
+        let _ = self.up.send(next.nodes.iter().map(|n| n.up).collect());
+        self.snapshot.store(Arc::new(std::mem::take(next)));
+        let _ = self.version.send(version);
+    }
+
+    fn emit(&self, event: Event) {
+        match &event {
+            Event::NodeDown { node, reason } => warn!(node = %node, reason = %reason, "node down"),
+            Event::ReplicationBroken { node, error } => {
+                warn!(node = %node, error = %error, "replication broken")
+            }
+            Event::WriterChanged { from, to, reason } => {
+                warn!(from = ?from, to = ?to, reason = %reason, "writer changed")
+            }
+            other => info!(event = ?other, "topology event"),
+        }
+        let _ = self.events.send(event);
+    }
+}
+
+fn candidates(nodes: &[NodeSnapshot]) -> Vec<Candidate<'_>> {
+    nodes
+        .iter()
+        .map(|n| Candidate {
+            name: &n.name,
+            weight: n.weight,
+            up: n.up,
+            status: n.status.as_ref(),
+        })
+        .collect()
+}
