@@ -1,3 +1,136 @@
 //! `tandem`: the thin binary. Parses the command line, loads and validates the configuration,
 //! installs the tracing subscriber and runs the proxy engine until SIGTERM/SIGINT.
-fn main() {}
+//!
+//! ```text
+//! tandem --config tandem.toml          run the proxy
+//! tandem check --config tandem.toml    validate and print the resolved setup
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tandem_proxy::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tandem",
+    version,
+    about = "MySQL-protocol-aware proxy for master-master pairs"
+)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, short, global = true, default_value = "tandem.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Validate the configuration and print the resolved setup.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tandem: {}: {e}", cli.config.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Cmd::Check) = cli.command {
+        print_setup(&config);
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tandem: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tandem: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(config.proxy.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.proxy.listen))?;
+    tandem_proxy::run(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutdown requested");
+}
+
+fn print_setup(c: &Config) {
+    println!("configuration OK");
+    println!("listen           {}", c.proxy.listen);
+    println!("max_connections  {}", c.proxy.max_connections);
+    println!("write_hold       {:?}", c.proxy.write_hold);
+    println!(
+        "health           inter {:?}, downinter {:?}, rise {}, fall {}, timeout {:?}",
+        c.health.inter, c.health.downinter, c.health.rise, c.health.fall, c.health.timeout
+    );
+    println!(
+        "monitor user     {} (max_lag {:?})",
+        c.monitor.user, c.monitor.max_lag
+    );
+    match c.routing.read_your_writes {
+        Some(d) => println!("read_your_writes {d:?} window"),
+        None => println!("read_your_writes off"),
+    }
+    let mut by_weight: Vec<_> = c.backends.iter().collect();
+    by_weight.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| a.name.cmp(&b.name)));
+    for (i, b) in by_weight.iter().enumerate() {
+        let role = if i == 0 {
+            "preferred writer"
+        } else {
+            "failover candidate / reader"
+        };
+        let reads = b.read_weight.map_or("even".to_owned(), |w| w.to_string());
+        println!(
+            "backend {:<8} {:<22} weight {:<5} reads {:<5} {role}",
+            b.name, b.address, b.weight, reads
+        );
+    }
+    for u in &c.users {
+        let how = if u.password.is_some() {
+            "password"
+        } else {
+            "password_hash"
+        };
+        println!("user    {:<8} ({how})", u.name);
+    }
+}

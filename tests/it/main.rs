@@ -1,3 +1,6 @@
 //! Integration tests: one binary, real MariaDB cn1/cn2 from `tandem-testkit`, real clients.
 
 mod cluster;
+mod prestashop;
+mod routing;
+mod support;

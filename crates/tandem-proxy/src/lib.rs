@@ -1,1 +1,22 @@
 //! tandem-proxy: the engine — listener, client sessions, backend pools, relay, configuration.
+//!
+//! A client connects to Tandem as if it were MySQL. The proxy authenticates it itself (users from
+//! the configuration, clear-text or `mysql_native_password` hashes), then routes each statement
+//! with `tandem-router` over the topology `tandem-monitor` publishes: writes, transactions and
+//! anything session-bound to the single writer, provably side-effect-free reads to a reader.
+//! Responses are relayed as raw bytes; the codec's response-stream machine only finds where each
+//! response ends and its final status flags, which feed the session policy.
+//!
+//! Entry point: [`run`] with a bound listener, a validated [`Config`] and a shutdown future.
+
+pub mod config;
+mod errors;
+mod frontend;
+mod pool;
+mod relay;
+mod server;
+mod session;
+mod shared;
+
+pub use config::{Config, ConfigError};
+pub use server::{run, ProxyError};

@@ -1,0 +1,533 @@
+//! Configuration: the TOML file an operator writes, parsed strictly (unknown keys are errors) and
+//! validated once at load time, so that a running proxy never meets a bad value.
+//!
+//! Durations are strings (`"2s"`, `"500ms"`); the health section carries HAProxy's names and
+//! meanings (`inter`, `downinter`, `rise`, `fall`) so settings carry over from a `server ... check`
+//! line unchanged.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The client-facing listener and engine limits.
+    pub proxy: ProxyConfig,
+    /// Health-check cadence (HAProxy semantics).
+    #[serde(default)]
+    pub health: HealthConfig,
+    /// Credentials and limits of the replication-status poller.
+    pub monitor: MonitorConfig,
+    /// Routing knobs.
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    /// The database nodes, in any order; `weight` decides the writer.
+    pub backends: Vec<BackendConfig>,
+    /// The users clients may log in as (the same users exist on the backends).
+    pub users: Vec<UserConfig>,
+}
+
+/// `[proxy]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Address to listen on for MySQL clients.
+    pub listen: SocketAddr,
+    /// Client connections accepted at once; beyond it clients get ERR 1040.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    /// Time a client has to complete the handshake and authentication.
+    #[serde(default = "defaults::handshake_timeout", with = "duration")]
+    pub handshake_timeout: Duration,
+    /// How long a write waits for a writer to become available before it is refused.
+    #[serde(default = "defaults::write_hold", with = "duration")]
+    pub write_hold: Duration,
+    /// Largest packet accepted from a client, in bytes (like `max_allowed_packet`).
+    #[serde(default = "defaults::max_packet_size")]
+    pub max_packet_size: usize,
+    /// Time to connect to (and log in to) a backend.
+    #[serde(default = "defaults::connect_timeout", with = "duration")]
+    pub connect_timeout: Duration,
+    /// Idle pooled backend connections kept per node.
+    #[serde(default = "defaults::pool_max_idle")]
+    pub pool_max_idle: usize,
+    /// Backend connections per node, busy and idle together.
+    #[serde(default = "defaults::pool_max_connections")]
+    pub pool_max_connections: usize,
+    /// Idle pooled connections older than this are closed.
+    #[serde(default = "defaults::pool_idle_timeout", with = "duration")]
+    pub pool_idle_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long running sessions may finish before they are cut.
+    #[serde(default = "defaults::shutdown_timeout", with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
+/// `[health]`: HAProxy's `inter`, `downinter`, `rise`, `fall`, plus a check timeout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Check interval while a node is up.
+    #[serde(default = "defaults::inter", with = "duration")]
+    pub inter: Duration,
+    /// Check interval while a node is down.
+    #[serde(default = "defaults::downinter", with = "duration")]
+    pub downinter: Duration,
+    /// Consecutive successful checks for a down node to come up.
+    #[serde(default = "defaults::rise")]
+    pub rise: u32,
+    /// Consecutive failed checks for an up node to go down.
+    #[serde(default = "defaults::fall")]
+    pub fall: u32,
+    /// Connect + login + query must finish within this.
+    #[serde(default = "defaults::timeout", with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            inter: defaults::inter(),
+            downinter: defaults::downinter(),
+            rise: defaults::rise(),
+            fall: defaults::fall(),
+            timeout: defaults::timeout(),
+        }
+    }
+}
+
+/// `[monitor]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// The monitor user (needs REPLICATION CLIENT, SLAVE MONITOR and PROCESS on MariaDB 10.11).
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Readers lagging more than this leave the read pool.
+    #[serde(default = "defaults::max_lag", with = "duration")]
+    pub max_lag: Duration,
+}
+
+impl fmt::Debug for MonitorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MonitorConfig")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("max_lag", &self.max_lag)
+            .finish()
+    }
+}
+
+/// `[routing]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// After a write, the session reads from the writer for this long; `"off"` disables it.
+    #[serde(default = "defaults::read_your_writes", with = "opt_duration")]
+    pub read_your_writes: Option<Duration>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            read_your_writes: defaults::read_your_writes(),
+        }
+    }
+}
+
+/// `[[backends]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Unique name (`cn1`).
+    pub name: String,
+    /// `host:port`.
+    pub address: String,
+    /// Writer priority: the highest-weight healthy, writable node takes all writes.
+    pub weight: u32,
+    /// Share of reads; absent = even spread over healthy nodes.
+    #[serde(default)]
+    pub read_weight: Option<u32>,
+}
+
+/// `[[users]]`: clear-text `password` or a `password_hash` (`*` + 40 hex digits, as in
+/// `mysql.user`'s mysql_native_password column).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub name: String,
+    /// Clear-text password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// `*HEX(SHA1(SHA1(password)))`.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+}
+
+impl fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A configuration that cannot be used, naming the offending field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, a wrong type or an unknown key (the message names it).
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    /// A value that parses but makes no sense.
+    #[error("invalid `{field}`: {reason}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `backends[1].weight`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text)
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that parses but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.proxy;
+        if p.max_connections == 0 {
+            return Err(invalid("proxy.max_connections", "must be at least 1"));
+        }
+        if p.max_packet_size < 1024 || p.max_packet_size > 1 << 30 {
+            return Err(invalid(
+                "proxy.max_packet_size",
+                "must be between 1 KiB and 1 GiB",
+            ));
+        }
+        if p.pool_max_connections == 0 {
+            return Err(invalid("proxy.pool_max_connections", "must be at least 1"));
+        }
+        let h = &self.health;
+        for (field, d) in [
+            ("health.inter", h.inter),
+            ("health.downinter", h.downinter),
+            ("health.timeout", h.timeout),
+        ] {
+            if d.is_zero() {
+                return Err(invalid(field, "must be greater than zero"));
+            }
+        }
+        if h.rise == 0 {
+            return Err(invalid("health.rise", "must be at least 1"));
+        }
+        if h.fall == 0 {
+            return Err(invalid("health.fall", "must be at least 1"));
+        }
+        if self.monitor.user.is_empty() {
+            return Err(invalid("monitor.user", "must not be empty"));
+        }
+        self.validate_backends()?;
+        self.validate_users()
+    }
+
+    fn validate_backends(&self) -> Result<(), ConfigError> {
+        if self.backends.is_empty() {
+            return Err(invalid("backends", "at least one backend is required"));
+        }
+        let mut names = HashSet::new();
+        for (i, b) in self.backends.iter().enumerate() {
+            if b.name.is_empty() {
+                return Err(invalid(format!("backends[{i}].name"), "must not be empty"));
+            }
+            if !names.insert(b.name.as_str()) {
+                return Err(invalid(
+                    format!("backends[{i}].name"),
+                    format!("duplicate backend name `{}`", b.name),
+                ));
+            }
+            if !valid_host_port(&b.address) {
+                return Err(invalid(
+                    format!("backends[{i}].address"),
+                    format!("`{}` is not host:port", b.address),
+                ));
+            }
+            if b.weight == 0 {
+                return Err(invalid(
+                    format!("backends[{i}].weight"),
+                    "must be at least 1 (a weight-0 node would never take writes; use read_weight for reads)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_users(&self) -> Result<(), ConfigError> {
+        if self.users.is_empty() {
+            return Err(invalid("users", "at least one user is required"));
+        }
+        let mut names = HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            if u.name.is_empty() {
+                return Err(invalid(format!("users[{i}].name"), "must not be empty"));
+            }
+            if !names.insert(u.name.as_str()) {
+                return Err(invalid(
+                    format!("users[{i}].name"),
+                    format!("duplicate user `{}`", u.name),
+                ));
+            }
+            match (&u.password, &u.password_hash) {
+                (Some(_), None) => {}
+                (None, Some(h)) => {
+                    if tandem_protocol::auth::native_password::parse_stored_hash(h).is_none() {
+                        return Err(invalid(
+                            format!("users[{i}].password_hash"),
+                            "must be `*` followed by 40 hex digits",
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        format!("users[{i}]"),
+                        "set exactly one of `password` and `password_hash`",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn valid_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
+        None => false,
+    }
+}
+
+mod defaults {
+    use std::time::Duration;
+    pub fn max_connections() -> usize {
+        4096
+    }
+    pub fn handshake_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub fn write_hold() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub fn max_packet_size() -> usize {
+        128 << 20
+    }
+    pub fn connect_timeout() -> Duration {
+        Duration::from_secs(2)
+    }
+    pub fn pool_max_idle() -> usize {
+        64
+    }
+    pub fn pool_max_connections() -> usize {
+        900
+    }
+    pub fn pool_idle_timeout() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub fn shutdown_timeout() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub fn inter() -> Duration {
+        Duration::from_secs(2)
+    }
+    pub fn downinter() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub fn rise() -> u32 {
+        3
+    }
+    pub fn fall() -> u32 {
+        2
+    }
+    pub fn timeout() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn max_lag() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub fn read_your_writes() -> Option<Duration> {
+        Some(Duration::from_secs(1))
+    }
+}
+
+/// `"2s"`, `"500ms"`, `"1m 30s"`.
+mod duration {
+    use super::*;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration `{s}`: {e}")))
+    }
+}
+
+/// A duration or `"off"`.
+mod opt_duration {
+    use super::*;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        humantime::parse_duration(&s)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration `{s}`: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[proxy]
+listen = "127.0.0.1:3306"
+max_connections = 4096
+
+[health]
+inter = "2s"
+downinter = "5s"
+rise = 3
+fall = 2
+timeout = "1s"
+
+[monitor]
+user = "monitor"
+password = "monpass"
+
+[[backends]]
+name = "cn1"
+address = "127.0.0.1:3307"
+weight = 256
+
+[[backends]]
+name = "cn2"
+address = "127.0.0.1:3308"
+weight = 1
+
+[[users]]
+name = "app"
+password = "apppass"
+"#;
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let c = Config::parse(GOOD).expect("valid");
+        assert_eq!(c.health.inter, Duration::from_secs(2));
+        assert_eq!(c.backends[0].weight, 256);
+        assert_eq!(c.routing.read_your_writes, Some(Duration::from_secs(1)));
+        assert_eq!(c.proxy.write_hold, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let text = GOOD.replace("rise = 3", "rise = 3\nrisee = 4");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse(_)));
+        assert!(err.to_string().contains("risee"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let cases = [
+            (
+                GOOD.replace("weight = 1\n", "weight = 0\n"),
+                "backends[1].weight",
+            ),
+            (
+                GOOD.replace("name = \"cn2\"", "name = \"cn1\""),
+                "backends[1].name",
+            ),
+            (
+                GOOD.replace("\"127.0.0.1:3308\"", "\"nohost\""),
+                "backends[1].address",
+            ),
+            (GOOD.replace("fall = 2", "fall = 0"), "health.fall"),
+            (
+                GOOD.replace("password = \"apppass\"", "password_hash = \"*XYZ\""),
+                "users[0].password_hash",
+            ),
+            (GOOD.replace("password = \"apppass\"", ""), "users[0]"),
+        ];
+        for (text, field) in cases {
+            match Config::parse(&text) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_duration_is_a_parse_error() {
+        let err = Config::parse(&GOOD.replace("\"2s\"", "\"two seconds\"")).unwrap_err();
+        assert!(err.to_string().contains("bad duration"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = Config::parse(GOOD).expect("valid");
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("apppass") && !text.contains("monpass"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn read_your_writes_can_be_off() {
+        let text = format!("{GOOD}\n[routing]\nread_your_writes = \"off\"\n");
+        assert_eq!(
+            Config::parse(&text)
+                .expect("valid")
+                .routing
+                .read_your_writes,
+            None
+        );
+    }
+}

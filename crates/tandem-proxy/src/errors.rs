@@ -1,0 +1,33 @@
+//! The proxy's own error packets, with the codes and SQLSTATEs MySQL clients expect.
+
+use bytes::BytesMut;
+use tandem_protocol::ErrPacket;
+
+/// ER_CON_COUNT_ERROR.
+pub const TOO_MANY_CONNECTIONS: (u16, &str) = (1040, "08004");
+/// ER_ACCESS_DENIED_ERROR.
+pub const ACCESS_DENIED: (u16, &str) = (1045, "28000");
+/// ER_HANDSHAKE_ERROR.
+pub const BAD_HANDSHAKE: (u16, &str) = (1043, "08S01");
+/// ER_NET_PACKET_TOO_LARGE.
+pub const PACKET_TOO_LARGE: (u16, &str) = (1153, "08S01");
+/// ER_OPTION_PREVENTS_STATEMENT: used for "no writable backend".
+pub const NO_WRITER: (u16, &str) = (1290, "HY000");
+/// CR_SERVER_LOST-style: the backend went away during the statement.
+pub const BACKEND_LOST: (u16, &str) = (2013, "HY000");
+/// ER_UNKNOWN_COM_ERROR.
+pub const UNKNOWN_COMMAND: (u16, &str) = (1047, "08S01");
+/// ER_NOT_SUPPORTED_YET.
+pub const NOT_SUPPORTED: (u16, &str) = (1235, "42000");
+/// ER_MALFORMED_PACKET.
+pub const MALFORMED: (u16, &str) = (1835, "HY000");
+/// ER_XAER_RMFAIL-like "transaction lost" (writer changed or died inside a transaction).
+pub const TRANSACTION_LOST: (u16, &str) = (1180, "HY000");
+
+/// Appends an ERR packet with sequence id `seq` to `out`.
+pub fn write_err(out: &mut BytesMut, seq: u8, (code, state): (u16, &str), message: &str) {
+    let err = ErrPacket::new(code, state, message);
+    let mut payload = BytesMut::new();
+    err.encode(&mut payload);
+    tandem_protocol::write_packet(out, seq, &payload);
+}

@@ -1,0 +1,216 @@
+//! The client-facing handshake: Tandem authenticates clients itself (mysql_native_password), so a
+//! wrong password never costs a backend connection. A successful check also recovers SHA1(password)
+//! from the client's scramble, which is what logs the session in to the backends as the same user —
+//! the proxy never needs clear-text passwords.
+
+use bytes::BytesMut;
+use tandem_protocol::auth::{generate_salt, native_password};
+use tandem_protocol::{
+    AuthSwitchRequest, Capabilities, Handshake, HandshakeResponse, OkPacket, StatusFlags,
+};
+use tokio::io::AsyncWriteExt;
+
+use crate::errors::{self, write_err};
+use crate::session::ClientIo;
+use crate::shared::Shared;
+
+/// What the proxy offers clients. No SSL (yet), no compression, no MariaDB extended capabilities:
+/// backend connections are opened with exactly the subset a client negotiated.
+pub fn server_capabilities() -> Capabilities {
+    Capabilities::LONG_PASSWORD
+        | Capabilities::FOUND_ROWS
+        | Capabilities::LONG_FLAG
+        | Capabilities::CONNECT_WITH_DB
+        | Capabilities::LOCAL_FILES
+        | Capabilities::IGNORE_SPACE
+        | Capabilities::PROTOCOL_41
+        | Capabilities::INTERACTIVE
+        | Capabilities::TRANSACTIONS
+        | Capabilities::SECURE_CONNECTION
+        | Capabilities::MULTI_STATEMENTS
+        | Capabilities::MULTI_RESULTS
+        | Capabilities::PS_MULTI_RESULTS
+        | Capabilities::PLUGIN_AUTH
+        | Capabilities::CONNECT_ATTRS
+        | Capabilities::PLUGIN_AUTH_LENENC_CLIENT_DATA
+        | Capabilities::SESSION_TRACK
+        | Capabilities::DEPRECATE_EOF
+}
+
+/// Capabilities that shape the backend conversation (part of the pool key).
+pub fn backend_capabilities(client: Capabilities) -> Capabilities {
+    let keep = Capabilities::LONG_PASSWORD
+        | Capabilities::FOUND_ROWS
+        | Capabilities::LONG_FLAG
+        | Capabilities::LOCAL_FILES
+        | Capabilities::IGNORE_SPACE
+        | Capabilities::PROTOCOL_41
+        | Capabilities::INTERACTIVE
+        | Capabilities::TRANSACTIONS
+        | Capabilities::SECURE_CONNECTION
+        | Capabilities::MULTI_STATEMENTS
+        | Capabilities::MULTI_RESULTS
+        | Capabilities::PS_MULTI_RESULTS
+        | Capabilities::PLUGIN_AUTH
+        | Capabilities::PLUGIN_AUTH_LENENC_CLIENT_DATA
+        | Capabilities::SESSION_TRACK
+        | Capabilities::DEPRECATE_EOF;
+    (client & keep)
+        | Capabilities::PROTOCOL_41
+        | Capabilities::SECURE_CONNECTION
+        | Capabilities::PLUGIN_AUTH
+}
+
+/// An authenticated client.
+pub struct ClientLogin {
+    pub user: String,
+    pub sha1: [u8; 20],
+    pub capabilities: Capabilities,
+    pub charset: u8,
+    pub database: Option<String>,
+}
+
+pub enum Outcome {
+    LoggedIn(ClientLogin),
+    /// The client was told why (or vanished); close the connection.
+    Rejected,
+}
+
+const NATIVE: &str = "mysql_native_password";
+
+/// Runs the handshake and authentication; the caller applies the timeout.
+pub async fn handshake(
+    io: &mut ClientIo,
+    shared: &Shared,
+    conn_id: u32,
+) -> Result<Outcome, std::io::Error> {
+    let salt = generate_salt();
+    let version = server_version(shared);
+    let hs = Handshake {
+        protocol_version: 10,
+        server_version: version,
+        connection_id: conn_id,
+        auth_plugin_data: salt.to_vec(),
+        capabilities: server_capabilities(),
+        charset: 45,
+        status: StatusFlags::AUTOCOMMIT,
+        auth_plugin_name: NATIVE.to_owned(),
+    };
+    let mut payload = BytesMut::new();
+    hs.encode(&mut payload);
+    let mut out = BytesMut::new();
+    tandem_protocol::write_packet(&mut out, 0, &payload);
+    io.stream.write_all(&out).await?;
+
+    let Some((seq, pkt)) = io.read_packet(shared.config.proxy.max_packet_size).await? else {
+        return Ok(Outcome::Rejected);
+    };
+    let resp = match HandshakeResponse::parse(&pkt) {
+        Ok(r) => r,
+        Err(_) => {
+            return reject(
+                io,
+                seq.wrapping_add(1),
+                errors::BAD_HANDSHAKE,
+                "Bad handshake",
+            )
+            .await;
+        }
+    };
+    if resp.capabilities.contains(Capabilities::SSL) {
+        return reject(
+            io,
+            seq.wrapping_add(1),
+            errors::BAD_HANDSHAKE,
+            "SSL is not enabled on this Tandem listener",
+        )
+        .await;
+    }
+    let user = resp.username.clone();
+    let mut seq = seq;
+    let mut auth = resp.auth_response.clone();
+    if resp
+        .auth_plugin_name
+        .as_deref()
+        .is_some_and(|p| p != NATIVE)
+    {
+        let mut data = salt.to_vec();
+        data.push(0);
+        let switch = AuthSwitchRequest {
+            plugin: NATIVE.to_owned(),
+            data,
+        };
+        let mut p = BytesMut::new();
+        switch.encode(&mut p);
+        out.clear();
+        tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
+        io.stream.write_all(&out).await?;
+        let Some((s, data)) = io.read_packet(1024).await? else {
+            return Ok(Outcome::Rejected);
+        };
+        seq = s;
+        auth = data.to_vec();
+    }
+    let client_addr = io.peer.ip();
+    let denied = format!(
+        "Access denied for user '{user}'@'{client_addr}' (using password: {})",
+        if auth.is_empty() { "NO" } else { "YES" }
+    );
+    let sha1 = shared
+        .users
+        .get(&user)
+        .and_then(|u| native_password::verify(&u.stored, &salt, &auth));
+    let Some(sha1) = sha1 else {
+        shared
+            .stats
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(user = %user, client = %io.peer, "authentication failed");
+        return reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &denied).await;
+    };
+    let capabilities = resp.capabilities & server_capabilities();
+    let ok = OkPacket {
+        status: StatusFlags::AUTOCOMMIT,
+        ..OkPacket::default()
+    };
+    let mut p = BytesMut::new();
+    ok.encode(capabilities, &mut p);
+    out.clear();
+    tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
+    io.stream.write_all(&out).await?;
+    Ok(Outcome::LoggedIn(ClientLogin {
+        user,
+        sha1,
+        capabilities,
+        charset: resp.charset,
+        database: resp.database.clone().filter(|d| !d.is_empty()),
+    }))
+}
+
+async fn reject(
+    io: &mut ClientIo,
+    seq: u8,
+    code: (u16, &str),
+    msg: &str,
+) -> Result<Outcome, std::io::Error> {
+    let mut out = BytesMut::new();
+    write_err(&mut out, seq, code, msg);
+    io.stream.write_all(&out).await?;
+    Ok(Outcome::Rejected)
+}
+
+/// The version string clients see: the writer's (MariaDB style), so drivers detect the flavour.
+fn server_version(shared: &Shared) -> String {
+    let view = shared.view.load();
+    let snap = &view.snapshot;
+    let status = snap
+        .writer
+        .and_then(|w| snap.nodes.get(w))
+        .or_else(|| snap.nodes.iter().find(|n| n.status.is_some()))
+        .and_then(|n| n.status.as_ref());
+    match status {
+        Some(s) if s.flavor == tandem_monitor::Flavor::MariaDb => format!("5.5.5-{}", s.version),
+        Some(s) => s.version.clone(),
+        None => "5.5.5-10.11.0-MariaDB-tandem".to_owned(),
+    }
+}

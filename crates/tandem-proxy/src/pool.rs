@@ -1,0 +1,133 @@
+//! Per-node pools of authenticated backend connections. A session takes a connection on its first
+//! statement for that node and gives it back when the client leaves; the connection is reset with
+//! COM_RESET_CONNECTION before reuse (closed instead if the reset fails). Connections are keyed by
+//! what changes the wire format or the login (user, negotiated capabilities, character set), so a
+//! pooled connection always speaks exactly the dialect its next client negotiated.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tandem_monitor::{Conn, ConnError, Login};
+use tandem_protocol::client::Credential;
+use tandem_protocol::Capabilities;
+
+use crate::config::ProxyConfig;
+
+/// What a pooled connection must match to be reused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    pub user: String,
+    pub capabilities: u64,
+    pub charset: u8,
+}
+
+struct Idle {
+    key: PoolKey,
+    conn: Conn,
+    since: Instant,
+}
+
+pub struct Pool {
+    address: String,
+    idle: Mutex<VecDeque<Idle>>,
+    total: Arc<AtomicUsize>,
+    max_idle: usize,
+    max_total: usize,
+    idle_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+/// Counts a live backend connection against its pool's cap; released on drop.
+#[derive(Debug)]
+pub struct Permit(Arc<AtomicUsize>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("too many connections to {0}")]
+    Full(String),
+    #[error("{0}")]
+    Connect(#[from] ConnError),
+}
+
+impl Pool {
+    pub fn new(address: String, cfg: &ProxyConfig) -> Pool {
+        Pool {
+            address,
+            idle: Mutex::new(VecDeque::new()),
+            total: Arc::new(AtomicUsize::new(0)),
+            max_idle: cfg.pool_max_idle,
+            max_total: cfg.pool_max_connections,
+            idle_timeout: cfg.pool_idle_timeout,
+            connect_timeout: cfg.connect_timeout,
+        }
+    }
+
+    /// An idle connection with the same key, or a new one.
+    pub async fn get(&self, key: &PoolKey, sha1: &[u8; 20]) -> Result<(Conn, Permit), PoolError> {
+        if let Some(c) = self.take_idle(key) {
+            return Ok(c);
+        }
+        if self.total.fetch_add(1, Ordering::Relaxed) >= self.max_total {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(PoolError::Full(self.address.clone()));
+        }
+        let permit = Permit(self.total.clone());
+        let login = Login {
+            user: &key.user,
+            credential: Credential::NativeSha1(*sha1),
+            database: None,
+            capabilities: Capabilities::from_bits_truncate(key.capabilities),
+            charset: key.charset,
+        };
+        let conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
+        Ok((conn, permit))
+    }
+
+    fn take_idle(&self, key: &PoolKey) -> Option<(Conn, Permit)> {
+        let mut idle = self.idle.lock().ok()?;
+        let now = Instant::now();
+        let before = idle.len();
+        idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
+        self.total.fetch_sub(before - idle.len(), Ordering::Relaxed);
+        let pos = idle.iter().rposition(|i| &i.key == key)?;
+        let entry = idle.remove(pos)?;
+        // The idle entry already holds its count in `total`.
+        Some((entry.conn, Permit(self.total.clone())))
+    }
+
+    /// Resets a connection and keeps it for reuse (or closes it).
+    pub async fn put(&self, key: PoolKey, mut conn: Conn, permit: Permit) {
+        let reset = tokio::time::timeout(self.connect_timeout, conn.reset()).await;
+        if !matches!(reset, Ok(Ok(()))) || !conn.buf.is_empty() {
+            return; // dropped: closed, permit released
+        }
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        if idle.len() >= self.max_idle {
+            return;
+        }
+        std::mem::forget(permit); // the idle entry keeps the count
+        idle.push_back(Idle {
+            key,
+            conn,
+            since: Instant::now(),
+        });
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if let Ok(idle) = self.idle.get_mut() {
+            self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+        }
+    }
+}

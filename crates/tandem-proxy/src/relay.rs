@@ -1,0 +1,110 @@
+//! Relaying one response from a backend to the client as raw bytes. The codec's response-stream
+//! machine sees each physical packet (header + payload, never decoded further for rows) to learn
+//! where the response ends and its final status flags. Whole read buffers are forwarded in one
+//! write; the next read from the backend waits until the client has taken the previous bytes
+//! (backpressure).
+
+use bytes::Buf;
+use tandem_monitor::{Conn, ConnError};
+use tandem_protocol::{Capabilities, Command, ResponseStream, StatusFlags, Step};
+use tokio::io::AsyncWriteExt;
+
+use crate::session::ClientIo;
+
+/// How a response ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    /// Final status flags, when the last packet carried them (not after a lone ERR).
+    pub status: Option<StatusFlags>,
+    /// The response ended with an ERR packet.
+    pub err: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The client went away or could not be written to.
+    #[error("client: {0}")]
+    Client(std::io::Error),
+    /// The backend failed; `forwarded` says whether part of the response already reached the client.
+    #[error("backend: {error}")]
+    Backend { error: ConnError, forwarded: bool },
+}
+
+/// Relays the response to `cmd` (already sent) until it is complete.
+pub async fn relay(
+    backend: &mut Conn,
+    client: &mut ClientIo,
+    cmd: Command,
+    caps: Capabilities,
+) -> Result<Done, RelayError> {
+    let mut stream = ResponseStream::new(cmd, caps);
+    let mut forwarded = false;
+    loop {
+        let scan = stream.scan(&backend.buf).map_err(|e| RelayError::Backend {
+            error: ConnError::Protocol(e),
+            forwarded,
+        })?;
+        if scan.consumed > 0 {
+            client
+                .stream
+                .write_all(&backend.buf[..scan.consumed])
+                .await
+                .map_err(RelayError::Client)?;
+            backend.buf.advance(scan.consumed);
+            forwarded = true;
+        }
+        match scan.step {
+            Step::Done(outcome) => {
+                return Ok(Done {
+                    status: outcome.status().or(stream.status()),
+                    err: outcome.is_err(),
+                })
+            }
+            Step::LocalInfile => {
+                forward_infile(backend, client, &mut stream).await?;
+                continue;
+            }
+            Step::AuthRequest => {
+                return Err(RelayError::Backend {
+                    error: ConnError::Login("unexpected authentication request".into()),
+                    forwarded,
+                })
+            }
+            Step::Continue => {}
+        }
+        backend
+            .fill()
+            .await
+            .map_err(|error| RelayError::Backend { error, forwarded })?;
+    }
+}
+
+/// After a LOCAL INFILE request: copies the client's file packets to the backend up to and
+/// including the empty packet that ends them.
+async fn forward_infile(
+    backend: &mut Conn,
+    client: &mut ClientIo,
+    stream: &mut ResponseStream,
+) -> Result<(), RelayError> {
+    while stream.awaits_client() {
+        let (header, raw) = client
+            .read_physical_raw()
+            .await
+            .map_err(RelayError::Client)?;
+        stream
+            .feed_client(header, raw.get(4..).unwrap_or(&[]))
+            .map_err(|e| RelayError::Backend {
+                error: ConnError::Protocol(e),
+                forwarded: true,
+            })?;
+        backend
+            .stream
+            .write_all(&raw)
+            .await
+            .map_err(|e| RelayError::Backend {
+                error: ConnError::Io(e),
+                forwarded: true,
+            })?;
+    }
+    Ok(())
+}

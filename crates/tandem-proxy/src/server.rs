@@ -1,0 +1,152 @@
+//! The listener: accepts clients, enforces the connection cap (ERR 1040 beyond it) and the
+//! handshake timeout, runs one task per session, and on shutdown stops accepting and lets
+//! sessions finish up to `shutdown_timeout`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tandem_monitor::{ElectionSettings, HealthSettings, Monitor, MonitorConfig, NodeConfig};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::config::Config;
+use crate::errors::{self, write_err};
+use crate::frontend::{handshake, Outcome};
+use crate::session::{ClientIo, Session};
+use crate::shared::Shared;
+
+/// Why the proxy stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// Builds the monitor configuration from the proxy configuration.
+pub fn monitor_config(config: &Config) -> MonitorConfig {
+    MonitorConfig {
+        nodes: config
+            .backends
+            .iter()
+            .map(|b| NodeConfig {
+                name: b.name.clone(),
+                address: b.address.clone(),
+                weight: b.weight,
+                read_weight: b.read_weight,
+            })
+            .collect(),
+        user: config.monitor.user.clone(),
+        password: config.monitor.password.clone(),
+        health: HealthSettings {
+            inter: config.health.inter,
+            downinter: config.health.downinter,
+            rise: config.health.rise,
+            fall: config.health.fall,
+            timeout: config.health.timeout,
+        },
+        election: ElectionSettings::default(),
+        max_lag: config.monitor.max_lag,
+    }
+}
+
+/// Runs the proxy on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ProxyError> {
+    let monitor = Monitor::spawn(monitor_config(&config));
+    let shared = Shared::new(config, monitor);
+    tokio::spawn(shared.clone().follow_monitor());
+    let limit = Arc::new(Semaphore::new(shared.config.proxy.max_connections));
+    let mut sessions = JoinSet::new();
+    info!(listen = %listener.local_addr()?, "tandem listening");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    tokio::spawn(too_many(stream));
+                    continue;
+                };
+                let shared = shared.clone();
+                sessions.spawn(async move {
+                    serve(shared, stream, peer).await;
+                    drop(permit);
+                });
+            }
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    drop(listener);
+    info!(
+        sessions = sessions.len(),
+        "shutting down: waiting for sessions"
+    );
+    let deadline = shared.config.proxy.shutdown_timeout;
+    let drained = tokio::time::timeout(deadline, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            left = sessions.len(),
+            "shutdown deadline passed; closing sessions"
+        );
+        sessions.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn too_many(mut stream: TcpStream) {
+    let mut out = BytesMut::new();
+    write_err(
+        &mut out,
+        0,
+        errors::TOO_MANY_CONNECTIONS,
+        "Too many connections",
+    );
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAddr) {
+    let id = shared.conn_id();
+    let span = info_span!("session", id, client = %peer, user = tracing::field::Empty);
+    async move {
+        let mut io = ClientIo::new(stream, peer);
+        let timeout = shared.config.proxy.handshake_timeout;
+        let login = match tokio::time::timeout(timeout, handshake(&mut io, &shared, id)).await {
+            Ok(Ok(Outcome::LoggedIn(login))) => login,
+            Ok(Ok(Outcome::Rejected)) | Ok(Err(_)) => return,
+            Err(_) => {
+                info!("handshake timed out");
+                return;
+            }
+        };
+        tracing::Span::current().record("user", login.user.as_str());
+        shared
+            .stats
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Session::new(shared, io, login, id).run().await;
+    }
+    .instrument(span)
+    .await
+}

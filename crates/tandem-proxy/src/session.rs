@@ -1,0 +1,501 @@
+//! One client session: after the handshake, a loop that reads a command, decides where it goes,
+//! makes sure that backend connection carries the session's state, sends the command and relays
+//! the response. The session holds at most one backend connection per node, taken from the node's
+//! pool on first use and given back (reset) when the client leaves.
+//!
+//! Safety rules kept here: writes go only to the writer the monitor elected, waiting up to
+//! `write_hold` for one and then refusing with ERR 1290; a transaction that started on a node ends
+//! with an error if that node stops being the writer; a backend failure before any byte reached
+//! the client becomes an error packet, after that a disconnect.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tandem_monitor::Conn;
+use tandem_protocol::{OkPacket, PacketHeader, StatusFlags, MAX_PAYLOAD_LEN};
+use tandem_router::{classify, PolicyConfig, Route, SessionPolicy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, info};
+
+use crate::errors::{self, write_err};
+use crate::frontend::{backend_capabilities, ClientLogin};
+use crate::pool::{Permit, PoolKey};
+use crate::relay::{relay, RelayError};
+use crate::shared::Shared;
+
+/// The client socket and its read buffer.
+pub struct ClientIo {
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+    pub peer: SocketAddr,
+}
+
+/// A packet longer than the configured maximum.
+#[derive(Debug)]
+pub struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("packet larger than max_packet_size")
+    }
+}
+impl std::error::Error for TooLarge {}
+
+impl ClientIo {
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> ClientIo {
+        ClientIo {
+            stream,
+            buf: BytesMut::with_capacity(8 * 1024),
+            peer,
+        }
+    }
+
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(8 * 1024);
+        }
+        self.stream.read_buf(&mut self.buf).await
+    }
+
+    /// Reads one logical packet (continuations joined). `Ok(None)`: the client closed cleanly
+    /// between packets. A length above `max` is refused before buffering it.
+    pub async fn read_packet(&mut self, max: usize) -> std::io::Result<Option<(u8, Bytes)>> {
+        let mut joined: Option<BytesMut> = None;
+        let mut first_seq = None;
+        loop {
+            let Some((h, payload)) = self.read_physical(joined.is_none()).await? else {
+                return Ok(None);
+            };
+            first_seq.get_or_insert(h.seq);
+            let so_far = joined.as_ref().map_or(0, BytesMut::len);
+            if so_far + payload.len() > max {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    TooLarge,
+                ));
+            }
+            let more = h.len as usize == MAX_PAYLOAD_LEN;
+            match joined.as_mut() {
+                None if !more => return Ok(Some((h.seq, payload))),
+                None => joined = Some(BytesMut::from(&payload[..])),
+                Some(j) => j.extend_from_slice(&payload),
+            }
+            if !more {
+                let seq = first_seq.unwrap_or(h.seq);
+                return Ok(joined.take().map(|j| (seq, j.freeze())));
+            }
+        }
+    }
+
+    async fn read_physical(
+        &mut self,
+        eof_ok: bool,
+    ) -> std::io::Result<Option<(PacketHeader, Bytes)>> {
+        loop {
+            if let Some(h) = PacketHeader::parse(&self.buf) {
+                let total = 4 + h.len as usize;
+                if self.buf.len() >= total {
+                    self.buf.advance(4);
+                    return Ok(Some((h, self.buf.split_to(h.len as usize).freeze())));
+                }
+                self.buf.reserve(total - self.buf.len());
+            }
+            if self.fill().await? == 0 {
+                if eof_ok && self.buf.is_empty() {
+                    return Ok(None);
+                }
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
+    /// Reads one physical packet and returns it with its header bytes (for LOCAL INFILE data).
+    pub async fn read_physical_raw(&mut self) -> std::io::Result<(PacketHeader, Bytes)> {
+        match self.read_physical(false).await? {
+            Some((h, payload)) => {
+                let mut raw = BytesMut::with_capacity(4 + payload.len());
+                raw.extend_from_slice(&h.encode());
+                raw.extend_from_slice(&payload);
+                Ok((h, raw.freeze()))
+            }
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+
+    async fn send(&mut self, out: &BytesMut) -> std::io::Result<()> {
+        self.stream.write_all(out).await
+    }
+}
+
+struct Backend {
+    conn: Conn,
+    permit: Permit,
+    /// Session-state statements already applied on this connection.
+    applied: Vec<String>,
+}
+
+/// Why the loop stops.
+enum Stop {
+    Client,
+}
+
+pub struct Session {
+    shared: Arc<Shared>,
+    io: ClientIo,
+    login: ClientLogin,
+    id: u32,
+    policy: SessionPolicy,
+    backends: Vec<Option<Backend>>,
+    key: PoolKey,
+    rng: u64,
+    /// Node where an open transaction (per the server's status flags) lives.
+    tx_node: Option<usize>,
+    status: StatusFlags,
+}
+
+impl Session {
+    pub fn new(shared: Arc<Shared>, io: ClientIo, login: ClientLogin, id: u32) -> Session {
+        let mut policy = SessionPolicy::new(PolicyConfig {
+            read_your_writes: shared.config.routing.read_your_writes,
+            ..PolicyConfig::default()
+        });
+        if let Some(db) = &login.database {
+            policy.on_init_db(db);
+        }
+        let key = PoolKey {
+            user: login.user.clone(),
+            capabilities: backend_capabilities(login.capabilities).bits(),
+            charset: login.charset,
+        };
+        let n = shared.pools.len();
+        Session {
+            rng: seed(id),
+            backends: (0..n).map(|_| None).collect(),
+            shared,
+            io,
+            login,
+            id,
+            policy,
+            key,
+            tx_node: None,
+            status: StatusFlags::AUTOCOMMIT,
+        }
+    }
+
+    /// Serves commands until the client quits or goes away, then returns backend connections.
+    pub async fn run(mut self) {
+        let max = self.shared.config.proxy.max_packet_size;
+        loop {
+            let (seq, payload) = match self.io.read_packet(max).await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) => {
+                    let msg = "Got a packet bigger than 'max_allowed_packet' bytes";
+                    let _ = self.reply_err(0, errors::PACKET_TOO_LARGE, msg).await;
+                    break;
+                }
+                Err(_) => break,
+            };
+            if self.command(seq, payload).await.is_err() {
+                break;
+            }
+        }
+        self.release();
+    }
+
+    async fn command(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let Some(&cmd) = payload.first() else {
+            return self
+                .reply_err(seq, errors::MALFORMED, "Malformed packet")
+                .await;
+        };
+        match cmd {
+            0x01 => Err(Stop::Client),        // COM_QUIT
+            0x0e => self.reply_ok(seq).await, // COM_PING: answered without a backend
+            0x03 => self.query(seq, payload).await,
+            0x02 => self.init_db(seq, payload).await,
+            0x1f => {
+                // COM_RESET_CONNECTION: drop pins and state; connections go back to the pools.
+                self.policy.reset();
+                self.release();
+                self.tx_node = None;
+                self.reply_ok(seq).await
+            }
+            0x11 => {
+                self.reply_err(
+                    seq,
+                    errors::NOT_SUPPORTED,
+                    "COM_CHANGE_USER through Tandem: reconnect instead",
+                )
+                .await
+            }
+            // COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response.
+            0x19 | 0x18 => self.forward(seq, payload, None, false).await.map(|_| ()),
+            _ if tandem_protocol::Command::of(&payload).is_none() => {
+                self.reply_err(seq, errors::UNKNOWN_COMMAND, "Unknown command")
+                    .await
+            }
+            _ => self.forward(seq, payload, None, true).await.map(|_| ()),
+        }
+    }
+
+    async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[]));
+        let stmt = classify(&sql);
+        let now = Instant::now();
+        let node = match self.policy.route(&stmt, now) {
+            Route::Reader => self.pick_reader(),
+            Route::Writer => None,
+        };
+        if let Some((target, true)) = self.forward(seq, payload.clone(), node, true).await? {
+            self.policy.on_statement(&stmt, &sql, now);
+            // The statement itself applied any session-state change on this connection.
+            if let Some(Some(b)) = self.backends.get_mut(target) {
+                if b.applied.as_slice() != self.policy.session_state() {
+                    b.applied = self.policy.session_state().to_vec();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pick_reader(&mut self) -> Option<usize> {
+        let view = self.shared.view.load();
+        view.topology.reader(next_rand(&mut self.rng))
+    }
+
+    async fn init_db(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let db = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[])).into_owned();
+        if let Some((_, true)) = self.forward(seq, payload, None, true).await? {
+            self.policy.on_init_db(&db);
+        }
+        Ok(())
+    }
+
+    /// Sends a command to `node` (or the writer) and relays its response. Returns the node and
+    /// whether the response was a success (`None` when no response was expected or the proxy
+    /// answered with an error itself).
+    async fn forward(
+        &mut self,
+        seq: u8,
+        payload: Bytes,
+        node: Option<usize>,
+        expects_response: bool,
+    ) -> Result<Option<(usize, bool)>, Stop> {
+        let target = match node {
+            Some(n) => n,
+            None => match self.writer(seq).await? {
+                Some(w) => w,
+                None => return Ok(None),
+            },
+        };
+        let is_write = node.is_none();
+        let stat = if is_write {
+            &self.shared.stats.statements_writer
+        } else {
+            &self.shared.stats.statements_reader
+        };
+        stat.fetch_add(1, Ordering::Relaxed);
+        let mut backend = match self.backend(target).await {
+            Ok(b) => b,
+            Err(msg) => {
+                self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+                return Ok(None);
+            }
+        };
+        if let Err(e) = backend.conn.send_command(&payload).await {
+            drop(backend);
+            self.lost_backend(target);
+            let msg = format!(
+                "Lost connection to backend '{}': {e}",
+                self.node_name(target)
+            );
+            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+            return Ok(None);
+        }
+        if !expects_response {
+            self.backends[target] = Some(backend);
+            return Ok(None);
+        }
+        let Some(cmd) = tandem_protocol::Command::of(&payload) else {
+            self.backends[target] = Some(backend);
+            return Ok(None);
+        };
+        match relay(
+            &mut backend.conn,
+            &mut self.io,
+            cmd,
+            self.login.capabilities,
+        )
+        .await
+        {
+            Ok(done) => {
+                self.status = done.status.unwrap_or(self.status);
+                self.tx_node = self
+                    .status
+                    .contains(StatusFlags::IN_TRANS)
+                    .then_some(target);
+                self.policy.on_response(self.status.bits(), !done.err);
+                self.backends[target] = Some(backend);
+                Ok(Some((target, !done.err)))
+            }
+            Err(RelayError::Client(_)) => Err(Stop::Client),
+            Err(RelayError::Backend { error, forwarded }) => {
+                drop(backend);
+                self.lost_backend(target);
+                if forwarded {
+                    return Err(Stop::Client);
+                }
+                let msg = format!(
+                    "Lost connection to backend '{}' during query: {error}",
+                    self.node_name(target)
+                );
+                self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The elected writer, waiting up to `write_hold` for one. Sends the refusal itself.
+    async fn writer(&mut self, seq: u8) -> Result<Option<usize>, Stop> {
+        let hold = self.shared.config.proxy.write_hold;
+        let deadline = tokio::time::Instant::now() + hold;
+        let mut watch = self.shared.monitor.watch();
+        loop {
+            let view = self.shared.view.load();
+            if let Some(w) = view.writer() {
+                if let Some(tx) = self.tx_node.filter(|&t| t != w) {
+                    let msg = format!(
+                        "Transaction lost: writer changed from '{}' to '{}'; it was rolled back",
+                        self.node_name(tx),
+                        self.node_name(w)
+                    );
+                    self.lost_backend(tx);
+                    self.reply_err(seq, errors::TRANSACTION_LOST, &msg).await?;
+                    return Ok(None);
+                }
+                return Ok(Some(w));
+            }
+            let reason = view.snapshot.no_writer_reason.clone();
+            drop(view);
+            let wait = tokio::time::timeout_at(deadline, watch.changed()).await;
+            if !matches!(wait, Ok(Ok(()))) {
+                self.shared
+                    .stats
+                    .refused_no_writer
+                    .fetch_add(1, Ordering::Relaxed);
+                let msg = format!("no writable backend: {reason}");
+                info!(session = self.id, reason = %reason, "write refused");
+                self.reply_err(seq, errors::NO_WRITER, &msg).await?;
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Takes this session's connection to `node` (from the pool on first use) with the
+    /// session's state applied.
+    async fn backend(&mut self, node: usize) -> Result<Backend, String> {
+        let mut b = match self.backends.get_mut(node).and_then(Option::take) {
+            Some(b) => b,
+            None => {
+                let pool = self.shared.pools.get(node).ok_or("no such backend")?;
+                let (conn, permit) = pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
+                    format!("Cannot connect to backend '{}': {e}", self.node_name(node))
+                })?;
+                Backend {
+                    conn,
+                    permit,
+                    applied: Vec::new(),
+                }
+            }
+        };
+        let state = self.policy.session_state();
+        if b.applied.as_slice() != state {
+            for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
+                if let Err(e) = b.conn.exec(stmt).await {
+                    return Err(format!(
+                        "Cannot restore session state on '{}': {e}",
+                        self.node_name(node)
+                    ));
+                }
+            }
+            b.applied = state.to_vec();
+        }
+        Ok(b)
+    }
+
+    fn lost_backend(&mut self, node: usize) {
+        if let Some(slot) = self.backends.get_mut(node) {
+            *slot = None;
+        }
+        if self.tx_node == Some(node) {
+            self.tx_node = None;
+            self.policy
+                .on_response(StatusFlags::AUTOCOMMIT.bits(), false);
+        }
+    }
+
+    fn node_name(&self, node: usize) -> String {
+        self.shared
+            .config
+            .backends
+            .get(node)
+            .map(|b| b.name.clone())
+            .unwrap_or_default()
+    }
+
+    async fn reply_ok(&mut self, seq: u8) -> Result<(), Stop> {
+        let ok = OkPacket {
+            status: self.status & !StatusFlags::MORE_RESULTS_EXISTS,
+            ..OkPacket::default()
+        };
+        let mut p = BytesMut::new();
+        ok.encode(self.login.capabilities, &mut p);
+        let mut out = BytesMut::new();
+        tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
+        self.io.send(&out).await.map_err(|_| Stop::Client)
+    }
+
+    async fn reply_err(&mut self, seq: u8, code: (u16, &str), msg: &str) -> Result<(), Stop> {
+        let mut out = BytesMut::new();
+        write_err(&mut out, seq.wrapping_add(1), code, msg);
+        self.io.send(&out).await.map_err(|_| Stop::Client)
+    }
+
+    /// Gives every held backend connection back to its pool (reset there, in the background).
+    fn release(&mut self) {
+        for (node, slot) in self.backends.iter_mut().enumerate() {
+            if let Some(b) = slot.take() {
+                let shared = self.shared.clone();
+                let key = self.key.clone();
+                tokio::spawn(async move {
+                    if let Some(pool) = shared.pools.get(node) {
+                        pool.put(key, b.conn, b.permit).await;
+                    }
+                });
+            }
+        }
+        debug!(session = self.id, "backends released");
+    }
+}
+
+fn seed(id: u32) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(id) << 32) ^ 0x9E37_79B9_7F4A_7C15
+}
+
+/// splitmix64
+fn next_rand(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,127 @@
+//! State shared by all sessions: configuration, users, pools, and the routing view derived from
+//! each monitor snapshot (converted once per snapshot, then read lock-free per statement).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tandem_monitor::{Monitor, Snapshot};
+use tandem_protocol::auth::native_password;
+use tandem_router::{Node as RouterNode, Topology};
+
+use crate::config::Config;
+use crate::pool::Pool;
+
+/// A configured user: the stored `SHA1(SHA1(password))`, and the clear password when known.
+pub struct User {
+    pub stored: [u8; 20],
+}
+
+/// The routing view of one monitor snapshot.
+pub struct RoutingView {
+    pub snapshot: Arc<Snapshot>,
+    pub topology: Topology,
+}
+
+impl RoutingView {
+    pub fn from_snapshot(snapshot: Arc<Snapshot>, config: &Config) -> RoutingView {
+        let nodes = snapshot
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| RouterNode {
+                name: n.name.clone(),
+                weight: n.weight,
+                read_weight: n.read_weight,
+                up: n.up,
+                writable: snapshot.writer == Some(i),
+                eligible_writer: snapshot.writer == Some(i),
+                readable: n.readable || snapshot.writer == Some(i),
+                lag: if snapshot.writer == Some(i) {
+                    None
+                } else {
+                    n.lag
+                },
+                gtid: None,
+            })
+            .collect();
+        RoutingView {
+            topology: Topology {
+                nodes,
+                max_lag: Some(config.monitor.max_lag),
+            },
+            snapshot,
+        }
+    }
+
+    /// The writer's index.
+    pub fn writer(&self) -> Option<usize> {
+        self.snapshot.writer
+    }
+}
+
+/// Counters (exported by the admin endpoint when it exists).
+#[derive(Default)]
+pub struct Stats {
+    pub sessions: AtomicU64,
+    pub statements_writer: AtomicU64,
+    pub statements_reader: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub refused_no_writer: AtomicU64,
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub users: HashMap<String, User>,
+    pub pools: Vec<Pool>,
+    pub monitor: Monitor,
+    pub view: ArcSwap<RoutingView>,
+    pub next_conn_id: AtomicU32,
+    pub stats: Stats,
+}
+
+impl Shared {
+    pub fn new(config: Config, monitor: Monitor) -> Arc<Shared> {
+        let users = config
+            .users
+            .iter()
+            .filter_map(|u| {
+                let stored = match (&u.password, &u.password_hash) {
+                    (Some(p), _) => native_password::hash_password(p.as_bytes()),
+                    (None, Some(h)) => native_password::parse_stored_hash(h)?,
+                    (None, None) => return None,
+                };
+                Some((u.name.clone(), User { stored }))
+            })
+            .collect();
+        let pools = config
+            .backends
+            .iter()
+            .map(|b| Pool::new(b.address.clone(), &config.proxy))
+            .collect();
+        let view = RoutingView::from_snapshot(monitor.snapshot(), &config);
+        Arc::new(Shared {
+            users,
+            pools,
+            view: ArcSwap::from_pointee(view),
+            monitor,
+            config,
+            next_conn_id: AtomicU32::new(1),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Keeps the routing view in step with the monitor's snapshots.
+    pub async fn follow_monitor(self: Arc<Shared>) {
+        let mut watch = self.monitor.watch();
+        while watch.changed().await.is_ok() {
+            let view = RoutingView::from_snapshot(self.monitor.snapshot(), &self.config);
+            self.view.store(Arc::new(view));
+        }
+    }
+
+    pub fn conn_id(&self) -> u32 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,115 @@
+//! Routing checked on the servers themselves (general log), not by trusting the proxy.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use tandem_testkit::pair;
+
+use crate::support::{config_text, general_log_on, logged, opts, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_and_transactions_hit_cn1_only_and_reads_spread() {
+    let p = pair();
+    p.reset();
+    let proxy = start(&config_text(&p, "")).await;
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    c.query_drop(
+        "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32)) /* tw:ddl */",
+    )
+    .await
+    .expect("create");
+    p.wait_synced(Duration::from_secs(10));
+    general_log_on(&p);
+
+    // Writes, a locking read, LAST_INSERT_ID, and a transaction with a plain SELECT inside.
+    let writes = [
+        "INSERT INTO items (name) VALUES ('a') /* tw:1 */",
+        "UPDATE items SET name = 'b' WHERE id = 1 /* tw:2 */",
+        "SELECT * FROM items WHERE id = 1 FOR UPDATE /* tw:3 */",
+        "SELECT LAST_INSERT_ID() /* tw:4 */",
+        "INSERT INTO items (name) VALUES ('c') /* tw:5 */",
+    ];
+    for w in writes {
+        c.query_drop(w).await.expect(w);
+    }
+    c.query_drop("BEGIN /* tw:tx */").await.expect("begin");
+    let _: Vec<(i32, String)> = c
+        .query("SELECT id, name FROM items /* tw:in-tx */")
+        .await
+        .expect("select in tx");
+    c.query_drop("INSERT INTO items (name) VALUES ('d') /* tw:in-tx-insert */")
+        .await
+        .expect("insert in tx");
+    c.query_drop("COMMIT /* tw:commit */")
+        .await
+        .expect("commit");
+    c.disconnect().await.expect("disconnect");
+    p.wait_synced(Duration::from_secs(10));
+
+    // Plain reads from fresh sessions (no read-your-writes window): spread over both nodes.
+    let reads = 200;
+    for i in 0..reads {
+        let mut r = mysql_async::Conn::new(opts(&proxy, "shop"))
+            .await
+            .expect("connect");
+        let _: Vec<(i32, String)> = r
+            .query(format!("SELECT id, name FROM items /* tr:{i} */"))
+            .await
+            .expect("read");
+        r.disconnect().await.expect("disconnect");
+    }
+
+    let on_cn1 = logged(&p.cn1, "tw:");
+    let on_cn2 = logged(&p.cn2, "tw:");
+    assert!(
+        on_cn2.is_empty(),
+        "writes or transaction statements reached cn2: {on_cn2:?}"
+    );
+    for marker in [
+        "tw:1",
+        "tw:2",
+        "tw:3",
+        "tw:4",
+        "tw:5",
+        "tw:tx",
+        "tw:in-tx",
+        "tw:in-tx-insert",
+        "tw:commit",
+    ] {
+        assert!(
+            on_cn1.iter().any(|s| s.contains(&format!("{marker} "))),
+            "{marker} not seen on cn1: {on_cn1:?}"
+        );
+    }
+    let r1 = logged(&p.cn1, "tr:").len();
+    let r2 = logged(&p.cn2, "tr:").len();
+    assert_eq!(r1 + r2, reads, "every read ran exactly once");
+    assert!(
+        r1 >= reads / 5 && r2 >= reads / 5,
+        "reads not spread fairly: cn1 {r1}, cn2 {r2}"
+    );
+    for n in [&p.cn1, &p.cn2] {
+        n.query("SET GLOBAL general_log = OFF");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused_with_1045() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "")).await;
+    let bad: mysql_async::Opts = mysql_async::OptsBuilder::from_opts(opts(&proxy, "shop"))
+        .pass(Some("wrong"))
+        .into();
+    let err = mysql_async::Conn::new(bad)
+        .await
+        .expect_err("must be refused");
+    match err {
+        mysql_async::Error::Server(e) => {
+            assert_eq!(e.code, 1045, "{e:?}");
+            assert_eq!(e.state, "28000");
+        }
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}

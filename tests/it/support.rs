@@ -1,0 +1,129 @@
+//! Running Tandem in-process in front of the test pair, and client helpers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use tandem_testkit::Pair;
+use tokio::sync::oneshot;
+
+/// A proxy running on a background task; stops when dropped.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Configuration text for the test pair; `extra` is appended (more sections, overrides).
+pub fn config_text(pair: &Pair, proxy_extra: &str) -> String {
+    format!(
+        r#"
+[proxy]
+listen = "127.0.0.1:0"
+max_connections = 2000
+write_hold = "3s"
+{proxy_extra}
+
+[health]
+inter = "300ms"
+downinter = "300ms"
+rise = 2
+fall = 2
+timeout = "1s"
+
+[monitor]
+user = "monitor"
+password = "monpass"
+max_lag = "10s"
+
+[[backends]]
+name = "cn1"
+address = "127.0.0.1:{}"
+weight = 256
+
+[[backends]]
+name = "cn2"
+address = "127.0.0.1:{}"
+weight = 1
+
+[[users]]
+name = "app"
+password = "apppass"
+
+[[users]]
+name = "hashed"
+password_hash = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+"#,
+        pair.cn1.port, pair.cn2.port
+    )
+}
+
+/// Starts Tandem with `config` and waits until it accepts writes.
+pub async fn start(config: &str) -> Proxy {
+    let config = tandem_proxy::Config::parse(config).expect("valid test config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = tandem_proxy::run(listener, config, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    let proxy = Proxy {
+        addr,
+        stop: Some(tx),
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut c) = mysql_async::Conn::new(opts(&proxy, "shop")).await {
+            if c.query_drop("DO 0").await.is_ok() {
+                let _ = c.disconnect().await;
+                return proxy;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "proxy never accepted a write"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// mysql_async options for the app user through the proxy.
+pub fn opts(proxy: &Proxy, db: &str) -> mysql_async::Opts {
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname(proxy.addr.ip().to_string())
+        .tcp_port(proxy.addr.port())
+        .user(Some("app"))
+        .pass(Some("apppass"))
+        .db_name(Some(db))
+        .prefer_socket(false)
+        .into()
+}
+
+/// Turns the general log on (to a table) on both nodes, emptied.
+pub fn general_log_on(pair: &Pair) {
+    for n in [&pair.cn1, &pair.cn2] {
+        n.query("SET GLOBAL general_log = OFF; TRUNCATE mysql.general_log; SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = ON");
+    }
+}
+
+/// Statements the node's general log holds that contain `marker`, in order.
+pub fn logged(node: &tandem_testkit::Node, marker: &str) -> Vec<String> {
+    node.query(&format!(
+        "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE command_type IN ('Query','Execute','Prepare') AND user_host LIKE 'app%' AND CONVERT(argument USING utf8mb4) LIKE '%{marker}%' ORDER BY event_time"
+    ))
+    .into_iter()
+    .map(|r| r.join("\t"))
+    .collect()
+}
