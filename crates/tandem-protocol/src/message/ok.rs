@@ -75,8 +75,14 @@ impl OkPacket {
                 session_state_changes = SessionStateChange::parse_all(r.lenenc_bytes()?)?;
             }
             r.finish()?;
-        } else {
-            info = lossy(r.rest());
+        } else if !r.is_empty() {
+            // Documented as string<EOF>, but MySQL's and MariaDB's `net_send_ok` write a
+            // length-encoded string; accept the documented form when the prefix does not fit.
+            let mut lenenc = r;
+            info = match lenenc.lenenc_bytes() {
+                Ok(s) if lenenc.is_empty() => lossy(s),
+                _ => lossy(r.rest()),
+            };
         }
         Ok(OkPacket {
             affected_rows,
@@ -124,8 +130,8 @@ impl OkPacket {
                 SessionStateChange::encode_all(&self.session_state_changes, &mut block);
                 put_lenenc_bytes(dst, &block);
             }
-        } else {
-            dst.put_slice(self.info.as_bytes());
+        } else if !self.info.is_empty() {
+            put_lenenc_bytes(dst, self.info.as_bytes());
         }
     }
 
@@ -182,6 +188,17 @@ mod tests {
             OkPacket::with_status(StatusFlags::AUTOCOMMIT).to_bytes(CAPS)[..],
             [0, 0, 0, 2, 0, 0, 0]
         );
+    }
+
+    #[test]
+    fn info_without_session_track() {
+        let caps = Capabilities::PROTOCOL_41;
+        // Length-encoded, as servers really send it.
+        let ok = OkPacket::parse(b"\x00\x01\x00\x02\x00\x00\x00\x03abc", caps).unwrap();
+        assert_eq!(ok.info, "abc");
+        // The documented string<EOF> form.
+        let ok = OkPacket::parse(b"\x00\x01\x00\x02\x00\x00\x00Rows matched", caps).unwrap();
+        assert_eq!(ok.info, "Rows matched");
     }
 
     #[test]
