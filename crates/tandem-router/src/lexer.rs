@@ -1,0 +1,439 @@
+//! Allocation-free MySQL/MariaDB lexer.
+//!
+//! Routing only needs token *boundaries*, never values, so the lexer yields `(kind, span)` pairs
+//! over the raw bytes. It works on bytes (not `str`) because query text arrives in the client's
+//! character set; every byte ≥ 0x80 is treated as an identifier byte, which is right for UTF-8
+//! and the single-byte charsets.
+//!
+//! What it must get right, because a wrong boundary could turn a write into a "read":
+//! - `-- ` comments need whitespace/control after the dashes (`a--1` is arithmetic); `#` comments;
+//! - `/* ... */` comments, but `/*! ... */` and `/*M! ... */` (with optional version digits) are
+//!   *code*: their content is lexed and the closing `*/` skipped; `/*+ ... */` hints are comments;
+//! - `'...'` / `"..."` strings with doubled quotes and (optionally) backslash escapes, `` `...` ``;
+//! - `/* tandem:writer */` and `/* tandem:reader */` routing hints, recorded on the side.
+//!
+//! With `NO_BACKSLASH_ESCAPES` (or multi-byte charsets whose trail byte is `\`) the server may end a
+//! string where we would not. The lexer therefore records whether it saw a backslash inside a
+//! string, so the classifier can re-lex without escapes and demand that both readings agree.
+
+use crate::Hint;
+
+/// Token kinds; the span is carried by [`Token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tok {
+    /// Unquoted identifier or keyword.
+    Word,
+    /// `` `identifier` ``.
+    QuotedIdent,
+    /// String literal, including `N'..'`, `X'..'`, `B'..'` and `_charset'..'` forms.
+    Str,
+    /// Numeric literal (decimal, exponent, `0x..`, `0b..`).
+    Num,
+    /// `@name`, `@'name'`, `` @`name` ``.
+    UserVar,
+    /// `@@name`, `@@session.name`, ...
+    SysVar,
+    /// `?` placeholder.
+    Placeholder,
+    LParen,
+    RParen,
+    Comma,
+    Semi,
+    Dot,
+    /// `:=`.
+    Assign,
+    /// `=`.
+    Eq,
+    /// Any other operator or punctuation.
+    Op,
+}
+
+/// One token: kind plus byte span in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub kind: Tok,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The lexer; an iterator of [`Token`]s with side information (hint, errors).
+#[derive(Debug, Clone)]
+pub(crate) struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    in_exec: bool,
+    backslash_escapes: bool,
+    /// The routing hint found in a comment, if any (`Writer` wins over `Reader`).
+    pub hint: Option<Hint>,
+    /// Unterminated string, quoted identifier or comment.
+    pub error: bool,
+    /// A backslash occurred inside a string literal.
+    pub saw_backslash: bool,
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(src: &'a [u8], backslash_escapes: bool) -> Self {
+        Lexer {
+            src,
+            pos: 0,
+            in_exec: false,
+            backslash_escapes,
+            hint: None,
+            error: false,
+            saw_backslash: false,
+        }
+    }
+
+    /// The source text.
+    pub fn src(&self) -> &'a [u8] {
+        self.src
+    }
+
+    fn at(&self, i: usize) -> u8 {
+        self.src.get(i).copied().unwrap_or(0)
+    }
+
+    /// Skips whitespace and comments (but not executable-comment code).
+    fn skip_trivia(&mut self) {
+        loop {
+            let b = self.at(self.pos);
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => self.pos += 1,
+                b'#' => self.skip_line(),
+                b'-' if self.at(self.pos + 1) == b'-'
+                    && (self.pos + 2 >= self.src.len() || self.at(self.pos + 2) <= b' ') =>
+                {
+                    self.skip_line()
+                }
+                b'/' if self.at(self.pos + 1) == b'*' => self.block_comment(),
+                b'*' if self.in_exec && self.at(self.pos + 1) == b'/' => {
+                    self.in_exec = false;
+                    self.pos += 2;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn skip_line(&mut self) {
+        match self.src[self.pos..].iter().position(|&c| c == b'\n') {
+            Some(n) => self.pos += n + 1,
+            None => self.pos = self.src.len(),
+        }
+    }
+
+    /// At `/*`: executable comments switch to code, others are skipped (noting hints).
+    fn block_comment(&mut self) {
+        let body = self.pos + 2;
+        let exec = match self.at(body) {
+            b'!' => Some(body + 1),
+            b'M' if self.at(body + 1) == b'!' => Some(body + 2),
+            _ => None,
+        };
+        if let (Some(mut p), false) = (exec, self.in_exec) {
+            while self.at(p).is_ascii_digit() {
+                p += 1;
+            }
+            self.in_exec = true;
+            self.pos = p;
+            return;
+        }
+        let end = find(&self.src[body..], b"*/");
+        let Some(n) = end else {
+            self.error = true;
+            self.pos = self.src.len();
+            return;
+        };
+        self.note_hint(&self.src[body..body + n]);
+        self.pos = body + n + 2;
+    }
+
+    fn note_hint(&mut self, body: &[u8]) {
+        let text = body.trim_ascii();
+        let Some(rest) = strip_prefix_ci(text, b"tandem:") else {
+            return;
+        };
+        let hint = if let Some(tail) = strip_prefix_ci(rest, b"writer") {
+            (tail.first().is_none_or(|c| !is_ident_byte(*c))).then_some(Hint::Writer)
+        } else if let Some(tail) = strip_prefix_ci(rest, b"reader") {
+            (tail.first().is_none_or(|c| !is_ident_byte(*c))).then_some(Hint::Reader)
+        } else {
+            None
+        };
+        match (self.hint, hint) {
+            (_, None) | (Some(Hint::Writer), _) => {}
+            (_, h) => self.hint = h,
+        }
+    }
+
+    /// Consumes a quoted run starting at the opening quote at `self.pos`.
+    fn quoted(&mut self, q: u8, escapes: bool) {
+        let mut i = self.pos + 1;
+        loop {
+            match self.src.get(i) {
+                None => {
+                    self.error = true;
+                    self.pos = self.src.len();
+                    return;
+                }
+                Some(&b'\\') if escapes => {
+                    self.saw_backslash = true;
+                    i += 2;
+                }
+                Some(&c) if c == q => {
+                    if self.at(i + 1) == q {
+                        i += 2;
+                    } else {
+                        self.pos = i + 1;
+                        return;
+                    }
+                }
+                Some(&c) => {
+                    if c == b'\\' {
+                        self.saw_backslash = true;
+                    }
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn ident_run(&mut self) {
+        while is_ident_byte(self.at(self.pos)) {
+            self.pos += 1;
+        }
+    }
+
+    fn word_or_literal(&mut self, start: usize) -> Tok {
+        self.ident_run();
+        let word = &self.src[start..self.pos];
+        let q = self.at(self.pos);
+        let prefixed = matches!(word, [b'n' | b'N' | b'x' | b'X' | b'b' | b'B'])
+            || (word.first() == Some(&b'_') && word.len() > 1);
+        if prefixed && q == b'\'' {
+            self.quoted(b'\'', self.backslash_escapes);
+            return Tok::Str;
+        }
+        if word[0].is_ascii_digit() {
+            return self.number_tail(word);
+        }
+        Tok::Word
+    }
+
+    /// After a run starting with a digit: decide number vs identifier, eat fraction/exponent.
+    fn number_tail(&mut self, word: &[u8]) -> Tok {
+        let all_digits = word.iter().all(u8::is_ascii_digit);
+        let radix = word.len() > 2 && matches!(&word[..2], b"0x" | b"0b");
+        let exp = word.iter().position(|c| *c == b'e' || *c == b'E');
+        let simple_exp = exp.is_some_and(|e| {
+            word[..e].iter().all(u8::is_ascii_digit) && word[e + 1..].iter().all(u8::is_ascii_digit)
+        });
+        if !(all_digits || radix || simple_exp) {
+            return Tok::Word;
+        }
+        if all_digits && self.at(self.pos) == b'.' {
+            self.pos += 1;
+            self.ident_run();
+        }
+        let last = self.at(self.pos - 1);
+        if (last == b'e' || last == b'E')
+            && matches!(self.at(self.pos), b'+' | b'-')
+            && self.at(self.pos + 1).is_ascii_digit()
+        {
+            self.pos += 1;
+            self.ident_run();
+        }
+        Tok::Num
+    }
+
+    fn variable(&mut self) -> Tok {
+        // at '@'
+        if self.at(self.pos + 1) == b'@' {
+            self.pos += 2;
+            loop {
+                self.ident_run();
+                if self.at(self.pos) == b'.' && is_ident_byte(self.at(self.pos + 1)) {
+                    self.pos += 1;
+                } else if self.at(self.pos) == b'`' {
+                    self.quoted(b'`', false);
+                } else {
+                    return Tok::SysVar;
+                }
+            }
+        }
+        self.pos += 1;
+        match self.at(self.pos) {
+            q @ (b'\'' | b'"') => self.quoted(q, self.backslash_escapes),
+            b'`' => self.quoted(b'`', false),
+            c if is_ident_byte(c) => {
+                while is_ident_byte(self.at(self.pos)) || self.at(self.pos) == b'.' {
+                    self.pos += 1;
+                }
+            }
+            _ => return Tok::Op,
+        }
+        Tok::UserVar
+    }
+
+    fn operator(&mut self, b: u8) -> Tok {
+        let next = self.at(self.pos + 1);
+        let two = matches!(
+            (b, next),
+            (b':', b'=')
+                | (b'<', b'=')
+                | (b'>', b'=')
+                | (b'<', b'>')
+                | (b'!', b'=')
+                | (b'|', b'|')
+                | (b'&', b'&')
+                | (b'<', b'<')
+                | (b'>', b'>')
+                | (b'-', b'>')
+        );
+        if !two {
+            self.pos += 1;
+            return if b == b'=' { Tok::Eq } else { Tok::Op };
+        }
+        self.pos += 2;
+        if (b == b'<' && next == b'=' && self.at(self.pos) == b'>')
+            || (b == b'-' && self.at(self.pos) == b'>')
+        {
+            self.pos += 1;
+        }
+        if b == b':' {
+            Tok::Assign
+        } else {
+            Tok::Op
+        }
+    }
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        self.skip_trivia();
+        let start = self.pos;
+        let b = *self.src.get(start)?;
+        let kind = match b {
+            b'\'' | b'"' => {
+                self.quoted(b, self.backslash_escapes);
+                Tok::Str
+            }
+            b'`' => {
+                self.quoted(b'`', false);
+                Tok::QuotedIdent
+            }
+            b'@' => self.variable(),
+            b'?' => self.single(Tok::Placeholder),
+            b'(' => self.single(Tok::LParen),
+            b')' => self.single(Tok::RParen),
+            b',' => self.single(Tok::Comma),
+            b';' => self.single(Tok::Semi),
+            b'.' if self.at(start + 1).is_ascii_digit() => {
+                self.pos += 1;
+                self.ident_run();
+                Tok::Num
+            }
+            b'.' => self.single(Tok::Dot),
+            c if is_ident_byte(c) => self.word_or_literal(start),
+            _ => self.operator(b),
+        };
+        Some(Token {
+            kind,
+            start,
+            end: self.pos,
+        })
+    }
+}
+
+impl Lexer<'_> {
+    fn single(&mut self, t: Tok) -> Tok {
+        self.pos += 1;
+        t
+    }
+}
+
+/// Position of `needle` in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// ASCII case-insensitive prefix strip.
+pub(crate) fn strip_prefix_ci<'b>(s: &'b [u8], prefix: &[u8]) -> Option<&'b [u8]> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(sql: &str) -> Vec<(Tok, &str)> {
+        Lexer::new(sql.as_bytes(), true)
+            .map(|t| (t.kind, &sql[t.start..t.end]))
+            .collect()
+    }
+
+    #[test]
+    fn comments_and_exec_comments() {
+        assert_eq!(
+            kinds("/*!40101 SET */ x -- c\n# d\n/*+ BKA(t) */ y"),
+            vec![(Tok::Word, "SET"), (Tok::Word, "x"), (Tok::Word, "y")]
+        );
+        assert_eq!(
+            kinds("/*M!100100 a*/b"),
+            vec![(Tok::Word, "a"), (Tok::Word, "b")]
+        );
+        assert_eq!(
+            kinds("a--1"),
+            vec![
+                (Tok::Word, "a"),
+                (Tok::Op, "-"),
+                (Tok::Op, "-"),
+                (Tok::Num, "1")
+            ]
+        );
+        assert_eq!(kinds("a --"), vec![(Tok::Word, "a")]);
+    }
+
+    #[test]
+    fn strings_and_idents() {
+        assert_eq!(
+            kinds(r"'a\'b''c' `x``y` N'z' _utf8mb4'w' @`v` @@session.x := 1.5e-3"),
+            vec![
+                (Tok::Str, r"'a\'b''c'"),
+                (Tok::QuotedIdent, "`x``y`"),
+                (Tok::Str, "N'z'"),
+                (Tok::Str, "_utf8mb4'w'"),
+                (Tok::UserVar, "@`v`"),
+                (Tok::SysVar, "@@session.x"),
+                (Tok::Assign, ":="),
+                (Tok::Num, "1.5e-3"),
+            ]
+        );
+        let mut lx = Lexer::new(b"'abc", true);
+        assert_eq!(lx.by_ref().count(), 1);
+        assert!(lx.error);
+        let mut lx = Lexer::new(b"x /* open", true);
+        lx.by_ref().for_each(drop);
+        assert!(lx.error);
+    }
+
+    #[test]
+    fn hints() {
+        let mut lx = Lexer::new(b"/* tandem:reader */ SELECT 1", true);
+        lx.by_ref().for_each(drop);
+        assert_eq!(lx.hint, Some(Hint::Reader));
+        let mut lx = Lexer::new(b"/*TANDEM:WRITER*/ SELECT /* tandem:reader */ 1", true);
+        lx.by_ref().for_each(drop);
+        assert_eq!(lx.hint, Some(Hint::Writer));
+        let mut lx = Lexer::new(b"SELECT '/* tandem:writer */'", true);
+        lx.by_ref().for_each(drop);
+        assert_eq!(lx.hint, None);
+    }
+}

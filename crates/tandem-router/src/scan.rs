@@ -1,0 +1,216 @@
+//! Token cursor and the per-token flag scanner.
+//!
+//! [`Cursor`] wraps the lexer with one token of look-ahead and stops at `;` so each statement of
+//! a multi-statement text is classified on its own. [`Scan`] looks at every token of a statement
+//! with a two-token memory and raises [`StmtFlags`]: function calls (`name(`), locking clauses
+//! (`FOR UPDATE`, `LOCK IN SHARE MODE`), `INTO`, user variables, session-bound `@@variables` and
+//! sequence syntax. A window of two previous tokens is enough for every pattern we need, which
+//! keeps the scan a single pass with no allocation.
+
+use crate::keywords::{function_class, keyword, sysvar_is_node_local, FnClass, Kw};
+use crate::lexer::{Lexer, Tok, Token};
+use crate::StmtFlags;
+
+/// A lexer with one token of look-ahead that does not step over `;`.
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    lx: Lexer<'a>,
+    peeked: Option<Option<Token>>,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(src: &'a [u8], backslash_escapes: bool) -> Self {
+        Cursor {
+            lx: Lexer::new(src, backslash_escapes),
+            peeked: None,
+        }
+    }
+
+    pub fn src(&self) -> &'a [u8] {
+        self.lx.src()
+    }
+
+    pub fn lexer(&self) -> &Lexer<'a> {
+        &self.lx
+    }
+
+    fn fill(&mut self) -> Option<Token> {
+        *self.peeked.get_or_insert_with(|| self.lx.next())
+    }
+
+    /// The next token of the current statement (`None` at `;` or end of input).
+    pub fn peek(&mut self) -> Option<Token> {
+        self.fill().filter(|t| t.kind != Tok::Semi)
+    }
+
+    /// Consumes and returns the next token of the current statement.
+    pub fn next_tok(&mut self) -> Option<Token> {
+        let t = self.peek()?;
+        self.peeked = None;
+        Some(t)
+    }
+
+    /// The keyword at the next token (without consuming it).
+    pub fn peek_kw(&mut self) -> Kw {
+        match self.peek() {
+            Some(t) => self.kw(t),
+            None => Kw::None,
+        }
+    }
+
+    /// Consumes the next token if it is keyword `kw`.
+    pub fn eat_kw(&mut self, kw: Kw) -> bool {
+        let hit = self.peek_kw() == kw;
+        if hit {
+            self.peeked = None;
+        }
+        hit
+    }
+
+    /// The keyword of `t` (`Kw::None` for non-words).
+    pub fn kw(&self, t: Token) -> Kw {
+        if t.kind == Tok::Word {
+            keyword(self.text(t))
+        } else {
+            Kw::None
+        }
+    }
+
+    pub fn text(&self, t: Token) -> &'a [u8] {
+        &self.lx.src()[t.start..t.end]
+    }
+
+    /// Skips the rest of the current statement.
+    pub fn drain(&mut self) {
+        while self.next_tok().is_some() {}
+    }
+
+    /// At a `;`: consumes it. Returns `true` if another statement follows.
+    pub fn next_statement(&mut self) -> bool {
+        if self.fill().is_some_and(|t| t.kind == Tok::Semi) {
+            self.peeked = None;
+            return self.fill().is_some();
+        }
+        false
+    }
+}
+
+/// The flag scanner; feed it every token of a statement.
+#[derive(Debug, Clone)]
+pub(crate) struct Scan {
+    pub flags: StmtFlags,
+    /// Judge every function call (allow-list) — on for queries; off for statements that go to
+    /// the writer anyway, where only the deny-list matters (for the session's pin tracking).
+    select: bool,
+    prev: Option<Token>,
+    prev_kw: Kw,
+    prev2: Option<Token>,
+    prev2_kw: Kw,
+    into_seen: bool,
+}
+
+impl Scan {
+    pub fn new(select: bool) -> Self {
+        Scan {
+            flags: StmtFlags::empty(),
+            select,
+            prev: None,
+            prev_kw: Kw::None,
+            prev2: None,
+            prev2_kw: Kw::None,
+            into_seen: false,
+        }
+    }
+
+    /// Forgets the previous tokens (so `name (` is not taken as a call).
+    pub fn forget(&mut self) {
+        self.prev = None;
+        self.prev2 = None;
+        self.prev_kw = Kw::None;
+        self.prev2_kw = Kw::None;
+    }
+
+    /// Scans the rest of the statement.
+    pub fn feed_rest(&mut self, cur: &mut Cursor<'_>) {
+        while let Some(t) = cur.next_tok() {
+            self.feed(cur.src(), t);
+        }
+    }
+
+    pub fn feed(&mut self, src: &[u8], t: Token) {
+        let text = &src[t.start..t.end];
+        let after_dot = matches!(self.prev, Some(p) if p.kind == Tok::Dot);
+        let kw = if t.kind == Tok::Word && !after_dot {
+            keyword(text)
+        } else {
+            Kw::None
+        };
+        match t.kind {
+            Tok::LParen => self.call(src),
+            Tok::Word => self.word(kw),
+            Tok::UserVar if self.into_seen => self.flags |= StmtFlags::USER_VAR_ASSIGN,
+            Tok::UserVar => self.flags |= StmtFlags::USES_USER_VAR,
+            Tok::Assign if matches!(self.prev, Some(p) if p.kind == Tok::UserVar) => {
+                self.flags |= StmtFlags::USER_VAR_ASSIGN
+            }
+            Tok::SysVar => {
+                let name = text
+                    .rsplit(|c| *c == b'.' || *c == b'@')
+                    .next()
+                    .unwrap_or(text);
+                if let Some(f) = sysvar_is_node_local(name) {
+                    self.flags |= f;
+                }
+            }
+            _ => {}
+        }
+        self.prev2 = self.prev;
+        self.prev2_kw = self.prev_kw;
+        self.prev = Some(t);
+        self.prev_kw = kw;
+    }
+
+    fn word(&mut self, kw: Kw) {
+        match kw {
+            Kw::Into if self.select => {
+                self.into_seen = true;
+                self.flags |= StmtFlags::INTO;
+            }
+            Kw::Update if self.prev_kw == Kw::For => {
+                self.flags |= StmtFlags::FOR_UPDATE | StmtFlags::LOCKING_READ
+            }
+            Kw::Share if self.prev_kw == Kw::For => self.flags |= StmtFlags::LOCKING_READ,
+            Kw::In if self.prev_kw == Kw::Lock => self.flags |= StmtFlags::LOCKING_READ,
+            Kw::For
+                if self.prev_kw == Kw::Value
+                    && matches!(self.prev2_kw, Kw::Next | Kw::Previous) =>
+            {
+                self.flags |= StmtFlags::SEQUENCE
+            }
+            Kw::SqlCalcFoundRows => self.flags |= StmtFlags::FOUND_ROWS,
+            Kw::Procedure if self.select => {
+                self.flags |= StmtFlags::UNKNOWN_FUNCTION | StmtFlags::ROUTINE
+            }
+            _ => {}
+        }
+    }
+
+    /// At `(`: judge the call if the previous token names a function.
+    fn call(&mut self, src: &[u8]) {
+        let Some(p) = self.prev else { return };
+        let qualified = matches!(self.prev2, Some(q) if q.kind == Tok::Dot);
+        let class = match p.kind {
+            Tok::Word if !qualified => function_class(&src[p.start..p.end]),
+            Tok::Word | Tok::QuotedIdent => FnClass::Unknown,
+            _ => return,
+        };
+        match class {
+            FnClass::Pure => {}
+            FnClass::Writer(f) => self.flags |= f,
+            FnClass::Unknown if self.select => {
+                self.flags |= StmtFlags::UNKNOWN_FUNCTION | StmtFlags::ROUTINE
+            }
+            FnClass::Unknown => {}
+        }
+    }
+}
