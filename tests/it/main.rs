@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real MariaDB cn1/cn2 from `tandem-testkit`, real clients.
 
 mod cluster;
+mod hostile;
 mod prestashop;
 mod routing;
 mod support;

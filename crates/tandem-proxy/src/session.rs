@@ -67,17 +67,12 @@ impl ClientIo {
         let mut joined: Option<BytesMut> = None;
         let mut first_seq = None;
         loop {
-            let Some((h, payload)) = self.read_physical(joined.is_none()).await? else {
+            let so_far = joined.as_ref().map_or(0, BytesMut::len);
+            let limit = max.saturating_sub(so_far);
+            let Some((h, payload)) = self.read_physical(joined.is_none(), limit).await? else {
                 return Ok(None);
             };
             first_seq.get_or_insert(h.seq);
-            let so_far = joined.as_ref().map_or(0, BytesMut::len);
-            if so_far + payload.len() > max {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    TooLarge,
-                ));
-            }
             let more = h.len as usize == MAX_PAYLOAD_LEN;
             match joined.as_mut() {
                 None if !more => return Ok(Some((h.seq, payload))),
@@ -91,12 +86,21 @@ impl ClientIo {
         }
     }
 
+    /// One physical packet; a header announcing more than `limit` payload bytes is refused
+    /// before anything is buffered for it.
     async fn read_physical(
         &mut self,
         eof_ok: bool,
+        limit: usize,
     ) -> std::io::Result<Option<(PacketHeader, Bytes)>> {
         loop {
             if let Some(h) = PacketHeader::parse(&self.buf) {
+                if h.len as usize > limit {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        TooLarge,
+                    ));
+                }
                 let total = 4 + h.len as usize;
                 if self.buf.len() >= total {
                     self.buf.advance(4);
@@ -115,7 +119,7 @@ impl ClientIo {
 
     /// Reads one physical packet and returns it with its header bytes (for LOCAL INFILE data).
     pub async fn read_physical_raw(&mut self) -> std::io::Result<(PacketHeader, Bytes)> {
-        match self.read_physical(false).await? {
+        match self.read_physical(false, MAX_PAYLOAD_LEN).await? {
             Some((h, payload)) => {
                 let mut raw = BytesMut::with_capacity(4 + payload.len());
                 raw.extend_from_slice(&h.encode());
