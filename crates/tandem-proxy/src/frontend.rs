@@ -37,25 +37,11 @@ pub fn server_capabilities() -> Capabilities {
         | Capabilities::DEPRECATE_EOF
 }
 
-/// Capabilities that shape the backend conversation (part of the pool key).
+/// Capabilities that shape the backend conversation (part of the pool key): what the client
+/// negotiated, less what only concerns the client-side login.
 pub fn backend_capabilities(client: Capabilities) -> Capabilities {
-    let keep = Capabilities::LONG_PASSWORD
-        | Capabilities::FOUND_ROWS
-        | Capabilities::LONG_FLAG
-        | Capabilities::LOCAL_FILES
-        | Capabilities::IGNORE_SPACE
-        | Capabilities::PROTOCOL_41
-        | Capabilities::INTERACTIVE
-        | Capabilities::TRANSACTIONS
-        | Capabilities::SECURE_CONNECTION
-        | Capabilities::MULTI_STATEMENTS
-        | Capabilities::MULTI_RESULTS
-        | Capabilities::PS_MULTI_RESULTS
-        | Capabilities::PLUGIN_AUTH
-        | Capabilities::PLUGIN_AUTH_LENENC_CLIENT_DATA
-        | Capabilities::SESSION_TRACK
-        | Capabilities::DEPRECATE_EOF;
-    (client & keep)
+    let login_only = Capabilities::CONNECT_WITH_DB | Capabilities::CONNECT_ATTRS;
+    (client & server_capabilities() & !login_only)
         | Capabilities::PROTOCOL_41
         | Capabilities::SECURE_CONNECTION
         | Capabilities::PLUGIN_AUTH
