@@ -24,8 +24,6 @@ pub struct PacketCodec {
     max_packet_len: usize,
     check_seq: bool,
     next_seq: u8,
-    /// Continuation payloads gathered so far, and the first packet's sequence id.
-    partial: Option<(u8, BytesMut)>,
 }
 
 impl Default for PacketCodec {
@@ -42,7 +40,6 @@ impl PacketCodec {
             max_packet_len,
             check_seq: false,
             next_seq: 0,
-            partial: None,
         }
     }
 
@@ -76,56 +73,63 @@ impl PacketCodec {
 
     /// Decodes one logical packet from the front of `src`, or returns `Ok(None)` if `src` does not
     /// yet hold a complete one (the bytes stay in `src`).
+    ///
+    /// A logical packet made of continuations is left in `src` until all of its physical packets
+    /// have arrived, then compacted in place (each continuation's payload moved over the header
+    /// before it) and split off — so the first, largest chunk is never copied.
     pub fn decode_packet(&mut self, src: &mut BytesMut) -> Result<Option<Packet>> {
-        loop {
-            let Some(header) = PacketHeader::parse(src) else {
+        let mut off = 0usize;
+        let mut total = 0usize;
+        let mut physical = 0usize;
+        let mut expected = self.next_seq;
+        let (last_seq, end) = loop {
+            let Some(header) = src.get(off..).and_then(PacketHeader::parse) else {
                 return Ok(None);
             };
-            if self.check_seq && header.seq != self.next_seq {
+            if self.check_seq && header.seq != expected {
                 return Err(ProtocolError::PacketsOutOfSync {
-                    expected: self.next_seq,
+                    expected,
                     got: header.seq,
                 });
             }
             let len = header.payload_len();
-            let gathered = self.partial.as_ref().map_or(0, |(_, p)| p.len());
-            let total = gathered.saturating_add(len);
+            total = total.saturating_add(len);
             if total > self.max_packet_len {
                 return Err(ProtocolError::Oversize {
                     len: total,
                     max: self.max_packet_len,
                 });
             }
-            let frame_len = HEADER_LEN + len;
-            if src.len() < frame_len {
+            physical += 1;
+            let frame_end = off + HEADER_LEN + len;
+            if src.len() < frame_end {
                 // Bounded by the limit checked above.
-                src.reserve(frame_len - src.len());
+                src.reserve(frame_end - src.len());
                 return Ok(None);
             }
-            let mut frame = src.split_to(frame_len);
-            frame.advance(HEADER_LEN);
-            self.next_seq = header.seq.wrapping_add(1);
-            match (self.partial.take(), header.is_continued()) {
-                (None, false) => return Ok(Some(Packet::new(header.seq, frame.freeze()))),
-                (None, true) => self.partial = Some((header.seq, frame)),
-                (Some((seq, mut acc)), continued) => {
-                    acc.extend_from_slice(&frame);
-                    if continued {
-                        self.partial = Some((seq, acc));
-                    } else {
-                        return Ok(Some(Packet::new(seq, acc.freeze())));
-                    }
-                }
+            if !header.is_continued() {
+                break (header.seq, frame_end);
             }
+            off = frame_end;
+            expected = header.seq.wrapping_add(1);
+        };
+        let first_seq = src.get(3).copied().unwrap_or(0);
+        self.next_seq = last_seq.wrapping_add(1);
+        if physical > 1 {
+            compact_continuations(src, end);
         }
+        let mut frame = src.split_to(end);
+        frame.advance(HEADER_LEN);
+        frame.truncate(total);
+        Ok(Some(Packet::new(first_seq, frame.freeze())))
     }
 
-    /// Called at end of stream: a clean end returns `Ok(None)`; leftover bytes or a half-joined
-    /// logical packet are a truncation.
+    /// Called at end of stream: a clean end returns `Ok(None)`; leftover bytes (a partial packet
+    /// or an unfinished run of continuations) are a truncation.
     pub fn decode_packet_eof(&mut self, src: &mut BytesMut) -> Result<Option<Packet>> {
         match self.decode_packet(src)? {
             Some(p) => Ok(Some(p)),
-            None if src.is_empty() && self.partial.is_none() => Ok(None),
+            None if src.is_empty() => Ok(None),
             None => Err(ProtocolError::truncated("packet at end of stream")),
         }
     }
@@ -147,6 +151,29 @@ impl PacketCodec {
     /// Encodes `payload` with the codec's own running sequence id.
     pub fn encode_next(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
         self.encode_packet(self.next_seq, payload, dst)
+    }
+}
+
+/// Moves the payloads of the continuation packets in `src[..end]` left over the headers between
+/// them, so that the logical payload is contiguous right after the first header.
+fn compact_continuations(src: &mut [u8], end: usize) {
+    let Some(first) = PacketHeader::parse(src) else {
+        return;
+    };
+    let mut write = HEADER_LEN + first.payload_len();
+    let mut read = write;
+    while read < end {
+        let Some(h) = src.get(read..).and_then(PacketHeader::parse) else {
+            return;
+        };
+        let from = read + HEADER_LEN;
+        let to = from + h.payload_len();
+        if to > src.len() {
+            return;
+        }
+        src.copy_within(from..to, write);
+        write += h.payload_len();
+        read = to;
     }
 }
 

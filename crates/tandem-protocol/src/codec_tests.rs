@@ -84,6 +84,34 @@ fn continuation_fed_in_chunks_joins() {
 }
 
 #[test]
+fn continuation_payload_is_compacted_in_place() {
+    let payload = pattern(2 * MAX_PAYLOAD_LEN + 3);
+    let mut buf = wire(0, &payload);
+    let base = buf.as_ptr() as usize;
+    let p = PacketCodec::default()
+        .decode_packet(&mut buf)
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.payload.as_ptr() as usize, base + HEADER_LEN);
+    assert!(p.payload[..] == payload[..]);
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn sequence_checked_across_continuations() {
+    let mut buf = wire(0, &pattern(MAX_PAYLOAD_LEN + 1));
+    buf[HEADER_LEN + MAX_PAYLOAD_LEN + 3] = 9; // second physical packet's sequence id
+    let mut codec = PacketCodec::default().with_sequence_check(true);
+    assert!(matches!(
+        codec.decode_packet(&mut buf),
+        Err(ProtocolError::PacketsOutOfSync {
+            expected: 1,
+            got: 9
+        })
+    ));
+}
+
+#[test]
 fn single_packet_payload_is_not_copied() {
     let mut buf = wire(0, b"abcdef");
     let base = buf.as_ptr() as usize;
@@ -157,7 +185,6 @@ fn eof_with_leftover_is_truncation() {
         codec.decode_packet_eof(&mut buf),
         Err(ProtocolError::Truncated { .. })
     ));
-    let mut empty = BytesMut::new();
     assert!(codec
         .decode_packet_eof(&mut BytesMut::new())
         .unwrap()
@@ -168,7 +195,7 @@ fn eof_with_leftover_is_truncation() {
     buf.truncate(HEADER_LEN + MAX_PAYLOAD_LEN);
     assert!(codec.decode_packet(&mut buf).unwrap().is_none());
     assert!(matches!(
-        codec.decode_packet_eof(&mut empty),
+        codec.decode_packet_eof(&mut buf),
         Err(ProtocolError::Truncated { .. })
     ));
 }

@@ -21,7 +21,7 @@ pub use step::{Outcome, Step};
 
 use crate::capabilities::Capabilities;
 use crate::error::{ProtocolError, Result};
-use crate::framing::{scan_packets, PacketHeader, MAX_PAYLOAD_LEN};
+use crate::framing::{PacketHeader, HEADER_LEN, MAX_PAYLOAD_LEN};
 use crate::message::column_count::ColumnCount;
 use crate::message::command::Command;
 use crate::message::eof::EofPacket;
@@ -176,7 +176,22 @@ impl ResponseStream {
     }
 
     /// Feeds one physical server packet, in order.
+    #[inline]
     pub fn feed(&mut self, header: PacketHeader, payload: &[u8]) -> Result<Step> {
+        // Hot path: an ordinary row (not a continuation, not 0xFE/0xFF, in sequence).
+        if self.state == State::Rows && !self.continued && self.expected_seq == Some(header.seq) {
+            let first = payload.first().copied();
+            if first != Some(EOF_HEADER) && first != Some(ERR_HEADER) {
+                self.expected_seq = Some(header.seq.wrapping_add(1));
+                self.continued = header.is_continued();
+                return Ok(Step::Continue);
+            }
+        }
+        self.feed_slow(header, payload)
+    }
+
+    #[inline(never)]
+    fn feed_slow(&mut self, header: PacketHeader, payload: &[u8]) -> Result<Step> {
         if self.state == State::Done || self.state == State::InfileData {
             return Err(self.unexpected(payload));
         }
@@ -297,23 +312,25 @@ impl ResponseStream {
     /// first that completes the response or hands the turn to the client. Returns how many bytes
     /// were processed — forward exactly those.
     pub fn scan(&mut self, buf: &[u8]) -> Result<Scan> {
-        let mut step = Step::Continue;
-        let mut error = None;
-        let consumed = scan_packets(buf, |header, payload| match self.feed(header, payload) {
-            Ok(Step::Continue) => std::ops::ControlFlow::Continue(()),
-            Ok(s) => {
-                step = s;
-                std::ops::ControlFlow::Break(())
+        let mut consumed = 0usize;
+        while let Some(rest) = buf.get(consumed..) {
+            let Some(header) = PacketHeader::parse(rest) else {
+                break;
+            };
+            let end = HEADER_LEN + header.payload_len();
+            let Some(payload) = rest.get(HEADER_LEN..end) else {
+                break;
+            };
+            let step = self.feed(header, payload)?;
+            consumed += end;
+            if !matches!(step, Step::Continue) {
+                return Ok(Scan { consumed, step });
             }
-            Err(e) => {
-                error = Some(e);
-                std::ops::ControlFlow::Break(())
-            }
-        });
-        match error {
-            Some(e) => Err(e),
-            None => Ok(Scan { consumed, step }),
         }
+        Ok(Scan {
+            consumed,
+            step: Step::Continue,
+        })
     }
 
     fn check_seq(&mut self, header: PacketHeader) -> Result<()> {

@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 
 use super::*;
-use crate::framing::write_packet;
+use crate::framing::{scan_packets, write_packet};
 use crate::message::column_definition::{ColumnDefinition, ColumnType};
 use crate::message::row::encode_text_row;
 
