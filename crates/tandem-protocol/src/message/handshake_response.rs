@@ -140,8 +140,10 @@ impl HandshakeResponse {
             put_lenenc_int(dst, attrs.len() as u64);
             dst.put_slice(&attrs);
         }
-        if caps.contains(Capabilities::ZSTD_COMPRESSION_ALGORITHM) {
-            dst.put_u8(self.zstd_compression_level.unwrap_or(3));
+        if let Some(level) = self.zstd_compression_level {
+            if caps.contains(Capabilities::ZSTD_COMPRESSION_ALGORITHM) {
+                dst.put_u8(level);
+            }
         }
         Ok(())
     }
@@ -207,6 +209,20 @@ mod tests {
         zstd.capabilities |= Capabilities::ZSTD_COMPRESSION_ALGORITHM;
         zstd.zstd_compression_level = Some(7);
         round_trip(&zstd);
+    }
+
+    /// cargo-fuzz `handshake_response` crash: ZSTD set but the payload ends before the level;
+    /// re-encoding must not invent one.
+    #[test]
+    fn fuzz_regression_absent_zstd_level_stays_absent() {
+        let crash: &[u8] = b"\x0a\x82\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x07\
+            \x00\x00\x1d\x00\x00\xf3\x1d\x9d\x3d\xfe\x00\x31\x00\xff\xff\x00\
+            \x00\x00\x00\x02\x2a\x0e";
+        let resp = HandshakeResponse::parse(crash).unwrap();
+        assert_eq!(resp.zstd_compression_level, None);
+        let mut b = BytesMut::new();
+        resp.encode(&mut b).unwrap();
+        assert_eq!(HandshakeResponse::parse(&b).unwrap(), resp);
     }
 
     #[test]
