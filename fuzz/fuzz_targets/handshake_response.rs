@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use tandem_protocol::{AuthSwitchRequest, Handshake, HandshakeResponse, SslRequest};
+use tandem_protocol::{AuthSwitchRequest, Capabilities, ChangeUser, Handshake, HandshakeResponse, SslRequest};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(resp) = HandshakeResponse::parse(data) {
@@ -20,6 +20,16 @@ fuzz_target!(|data: &[u8]| {
         hs.encode(&mut b);
         let _ = Handshake::parse(&b);
         let _ = hs.scramble();
+    }
+    // COM_CHANGE_USER carries the same fields; use the first byte's bits as the session caps.
+    if let [c, rest @ ..] = data {
+        let caps = Capabilities::from_bits_retain(u64::from(*c) << 15);
+        if let Ok(cu) = ChangeUser::parse(rest, caps) {
+            let mut b = BytesMut::new();
+            if cu.encode(caps, &mut b).is_ok() {
+                assert_eq!(ChangeUser::parse(&b, caps).expect("re-encoded change user parses"), cu);
+            }
+        }
     }
     let _ = SslRequest::parse(data);
     let _ = SslRequest::is_ssl_request(data);

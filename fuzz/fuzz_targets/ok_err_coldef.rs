@@ -7,7 +7,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tandem_protocol::{
-    parse_text_row, rewrite_stmt_id, stmt_id, Capabilities, ColumnCount, ColumnDefinition, EofPacket, ErrPacket,
+    parse_text_row, query_text, rewrite_stmt_id, stmt_id, Capabilities, ColumnCount, ColumnDefinition, EofPacket, ErrPacket,
     OkPacket, SessionStateChange, StatusFlags, StmtPrepareOk,
 };
 
@@ -57,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = parse_text_row(payload, usize::from(*c0));
     let _ = stmt_id(payload);
+    let _ = query_text(payload, caps);
     let mut m = payload.to_vec();
     let _ = rewrite_stmt_id(&mut m, 7);
 });

@@ -39,6 +39,7 @@ pub use framing::{
 };
 pub use message::auth_more_data::AuthMoreData;
 pub use message::auth_switch::{AuthSwitchRequest, AuthSwitchResponse};
+pub use message::change_user::ChangeUser;
 pub use message::column_count::ColumnCount;
 pub use message::column_definition::{ColumnDefinition, ColumnFlags, ColumnType};
 pub use message::command::Command;
@@ -47,6 +48,7 @@ pub use message::err::ErrPacket;
 pub use message::handshake::Handshake;
 pub use message::handshake_response::HandshakeResponse;
 pub use message::ok::OkPacket;
+pub use message::query::query_text;
 pub use message::row::{encode_text_row, parse_text_row};
 pub use message::session_state::SessionStateChange;
 pub use message::ssl_request::SslRequest;
