@@ -533,13 +533,13 @@ impl<'a> Iterator for SplitStatements<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let first = self.lx.by_ref().find(|t| t.kind != Tok::Semi)?;
-        let mut end = first.end;
+        let mut end = first.end();
         for t in self.lx.by_ref() {
             if t.kind == Tok::Semi {
                 break;
             }
-            end = t.end;
+            end = t.end();
         }
-        self.sql.get(first.start..end)
+        self.sql.get(first.start()..end)
     }
 }

@@ -82,8 +82,14 @@ impl Hasher64 {
         self.h = (self.h ^ w).wrapping_mul(Self::K).rotate_left(29);
     }
 
-    fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, mut bytes: &[u8]) {
         self.len += bytes.len() as u64;
+        if self.n == 0 {
+            while let Some((chunk, rest)) = bytes.split_first_chunk::<8>() {
+                self.mix(u64::from_le_bytes(*chunk));
+                bytes = rest;
+            }
+        }
         for &b in bytes {
             self.buf |= u64::from(b) << (8 * self.n);
             self.n += 1;
@@ -136,7 +142,7 @@ impl Normalizer<'_, '_> {
     }
 
     fn word(&mut self, t: Token) {
-        let w = &self.src[t.start..t.end];
+        let w = &self.src[t.start()..t.end()];
         let mut buf = [0u8; 64];
         let last = if is_operator_word(w) {
             Last::Operator
@@ -177,12 +183,12 @@ fn literal_list<'a>(lx: &Lexer<'a>, groups: bool) -> Option<Lexer<'a>> {
         let mut expect_value = true;
         loop {
             let t = ahead.next()?;
-            let sign = t.kind == Tok::Op && matches!(&src[t.start..t.end], b"-" | b"+");
+            let sign = t.kind == Tok::Op && matches!(&src[t.start()..t.end()], b"-" | b"+");
             match t.kind {
                 _ if expect_value && sign => continue,
                 _ if expect_value && is_literal(t) => expect_value = false,
                 _ if expect_value && t.kind == Tok::Word => {
-                    let w = &src[t.start..t.end];
+                    let w = &src[t.start()..t.end()];
                     if !(w.eq_ignore_ascii_case(b"null") || w.eq_ignore_ascii_case(b"default")) {
                         return None;
                     }
@@ -214,7 +220,7 @@ fn normalize(sql: &[u8], sink: &mut dyn FnMut(&[u8])) {
     };
     let mut list_kw: Option<bool> = None; // Some(groups) after IN / VALUES
     while let Some(t) = lx.next() {
-        let text = &sql[t.start..t.end];
+        let text = &sql[t.start()..t.end()];
         let was_list_kw = list_kw.take();
         match t.kind {
             Tok::Str | Tok::Num | Tok::Placeholder => n.emit(b"?", true, Last::Value),

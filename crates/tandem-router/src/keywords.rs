@@ -105,98 +105,213 @@ pub(crate) enum Kw {
     Or,
 }
 
+/// Packs up to 16 bytes big-endian, zero-padded: integer order equals byte-string order, and a
+/// `match` on these keys compiles to integer comparisons instead of a chain of `memcmp`s.
+pub(crate) const fn key(s: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    let mut i = 0;
+    while i < s.len() && i < 16 {
+        b[i] = s[i];
+        i += 1;
+    }
+    u128::from_be_bytes(b)
+}
+
+/// [`key`] of the upper-cased word; `None` if empty or longer than 16 bytes.
+#[inline]
+pub(crate) fn upper_key(word: &[u8]) -> Option<u128> {
+    if word.is_empty() || word.len() > 16 {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (d, c) in b.iter_mut().zip(word) {
+        *d = c.to_ascii_uppercase();
+    }
+    Some(u128::from_be_bytes(b))
+}
+
 /// Maps a word to a [`Kw`] (case-insensitive).
 pub(crate) fn keyword(word: &[u8]) -> Kw {
-    if word.len() < 2 || word.len() > 19 {
-        return Kw::None;
+    let Some(k) = upper_key(word) else {
+        return if word.eq_ignore_ascii_case(b"SQL_CALC_FOUND_ROWS") {
+            Kw::SqlCalcFoundRows
+        } else {
+            Kw::None
+        };
+    };
+    match KW_SLOTS[kw_slot(k)] {
+        0 => Kw::None,
+        i if KW_KEYS[usize::from(i) - 1] == k => KEYWORD_LIST[usize::from(i) - 1].1,
+        _ => Kw::None,
     }
-    let mut buf = [0u8; 19];
-    let up = &mut buf[..word.len()];
-    up.copy_from_slice(word);
-    up.make_ascii_uppercase();
-    match &*up {
-        b"SELECT" => Kw::Select,
-        b"WITH" => Kw::With,
-        b"TABLE" => Kw::Table,
-        b"VALUES" => Kw::Values,
-        b"SHOW" => Kw::Show,
-        b"DESCRIBE" | b"DESC" => Kw::Describe,
-        b"EXPLAIN" => Kw::Explain,
-        b"ANALYZE" => Kw::Analyze,
-        b"INSERT" => Kw::Insert,
-        b"UPDATE" => Kw::Update,
-        b"DELETE" => Kw::Delete,
-        b"REPLACE" => Kw::Replace,
-        b"CREATE" => Kw::Create,
-        b"DROP" => Kw::Drop,
-        b"ALTER" => Kw::Alter,
-        b"TRUNCATE" => Kw::Truncate,
-        b"RENAME" => Kw::Rename,
-        b"GRANT" => Kw::Grant,
-        b"REVOKE" => Kw::Revoke,
-        b"BEGIN" => Kw::Begin,
-        b"START" => Kw::Start,
-        b"COMMIT" => Kw::Commit,
-        b"ROLLBACK" => Kw::Rollback,
-        b"SAVEPOINT" => Kw::Savepoint,
-        b"RELEASE" => Kw::Release,
-        b"SET" => Kw::Set,
-        b"USE" => Kw::Use,
-        b"LOCK" => Kw::Lock,
-        b"UNLOCK" => Kw::Unlock,
-        b"CALL" => Kw::Call,
-        b"DO" => Kw::Do,
-        b"HANDLER" => Kw::Handler,
-        b"XA" => Kw::Xa,
-        b"LOAD" => Kw::Load,
-        b"FLUSH" => Kw::Flush,
-        b"PREPARE" => Kw::Prepare,
-        b"EXECUTE" => Kw::Execute,
-        b"DEALLOCATE" => Kw::Deallocate,
-        b"KILL" => Kw::Kill,
-        b"OPTIMIZE" | b"REPAIR" | b"CHECK" | b"CHECKSUM" | b"INSTALL" | b"UNINSTALL" | b"CACHE"
-        | b"PURGE" | b"RESET" | b"CHANGE" | b"STOP" | b"SHUTDOWN" | b"BINLOG" | b"BACKUP"
-        | b"SIGNAL" | b"RESIGNAL" | b"GET" | b"HELP" | b"CLONE" | b"RESTART" => Kw::Admin,
-        b"FOR" => Kw::For,
-        b"SHARE" => Kw::Share,
-        b"INTO" => Kw::Into,
-        b"IN" => Kw::In,
-        b"NEXT" => Kw::Next,
-        b"PREVIOUS" => Kw::Previous,
-        b"VALUE" => Kw::Value,
-        b"PROCEDURE" => Kw::Procedure,
-        b"SQL_CALC_FOUND_ROWS" => Kw::SqlCalcFoundRows,
-        b"TEMPORARY" => Kw::Temporary,
-        b"TRANSACTION" => Kw::Transaction,
-        b"READ" => Kw::Read,
-        b"ONLY" => Kw::Only,
-        b"WRITE" => Kw::Write,
-        b"WORK" => Kw::Work,
-        b"TO" => Kw::To,
-        b"GLOBAL" => Kw::Global,
-        b"SESSION" => Kw::Session,
-        b"LOCAL" => Kw::Local,
-        b"PERSIST" | b"PERSIST_ONLY" => Kw::Persist,
-        b"NAMES" => Kw::Names,
-        b"CHARACTER" => Kw::Character,
-        b"CHARSET" => Kw::Charset,
-        b"STATEMENT" => Kw::Statement,
-        b"PASSWORD" => Kw::Password,
-        b"ROLE" => Kw::Role,
-        b"DEFAULT" => Kw::Default,
-        b"DATA" => Kw::Data,
-        b"XML" => Kw::Xml,
-        b"AS" => Kw::As,
-        b"RECURSIVE" => Kw::Recursive,
-        b"FORMAT" => Kw::Format,
-        b"EXTENDED" => Kw::Extended,
-        b"PARTITIONS" => Kw::Partitions,
-        b"OPEN" => Kw::Open,
-        b"CLOSE" => Kw::Close,
-        b"NOT" => Kw::Not,
-        b"ATOMIC" => Kw::Atomic,
-        b"TABLES" => Kw::Tables,
-        b"OR" => Kw::Or,
+}
+
+/// Multiplier of the perfect hash over [`KEYWORD_LIST`]. If adding a keyword makes the build
+/// fail with "keyword hash collision", run `cargo test -p tandem-router -- --ignored
+/// find_keyword_multiplier` and paste the value it prints.
+const KW_HASH_MUL: u64 = 0x6361_b9f8_f33c_1a7f;
+const KW_BITS: u32 = 10;
+
+/// Hash slot of a keyword key (multiply-shift on the folded 128-bit key).
+const fn kw_slot_with(k: u128, mul: u64) -> usize {
+    let folded = (k as u64) ^ ((k >> 64) as u64).rotate_left(17);
+    (folded.wrapping_mul(mul) >> (64 - KW_BITS)) as usize
+}
+
+const fn kw_slot(k: u128) -> usize {
+    kw_slot_with(k, KW_HASH_MUL)
+}
+
+/// Statement and clause keywords the classifier cares about.
+#[rustfmt::skip]
+const KEYWORD_LIST: [(&[u8], Kw); 100] = [
+    (b"SELECT", Kw::Select),
+    (b"WITH", Kw::With),
+    (b"TABLE", Kw::Table),
+    (b"VALUES", Kw::Values),
+    (b"SHOW", Kw::Show),
+    (b"DESCRIBE", Kw::Describe),
+    (b"DESC", Kw::Describe),
+    (b"EXPLAIN", Kw::Explain),
+    (b"ANALYZE", Kw::Analyze),
+    (b"INSERT", Kw::Insert),
+    (b"UPDATE", Kw::Update),
+    (b"DELETE", Kw::Delete),
+    (b"REPLACE", Kw::Replace),
+    (b"CREATE", Kw::Create),
+    (b"DROP", Kw::Drop),
+    (b"ALTER", Kw::Alter),
+    (b"TRUNCATE", Kw::Truncate),
+    (b"RENAME", Kw::Rename),
+    (b"GRANT", Kw::Grant),
+    (b"REVOKE", Kw::Revoke),
+    (b"BEGIN", Kw::Begin),
+    (b"START", Kw::Start),
+    (b"COMMIT", Kw::Commit),
+    (b"ROLLBACK", Kw::Rollback),
+    (b"SAVEPOINT", Kw::Savepoint),
+    (b"RELEASE", Kw::Release),
+    (b"SET", Kw::Set),
+    (b"USE", Kw::Use),
+    (b"LOCK", Kw::Lock),
+    (b"UNLOCK", Kw::Unlock),
+    (b"CALL", Kw::Call),
+    (b"DO", Kw::Do),
+    (b"HANDLER", Kw::Handler),
+    (b"XA", Kw::Xa),
+    (b"LOAD", Kw::Load),
+    (b"FLUSH", Kw::Flush),
+    (b"PREPARE", Kw::Prepare),
+    (b"EXECUTE", Kw::Execute),
+    (b"DEALLOCATE", Kw::Deallocate),
+    (b"KILL", Kw::Kill),
+    (b"OPTIMIZE", Kw::Admin),
+    (b"REPAIR", Kw::Admin),
+    (b"CHECK", Kw::Admin),
+    (b"CHECKSUM", Kw::Admin),
+    (b"INSTALL", Kw::Admin),
+    (b"UNINSTALL", Kw::Admin),
+    (b"CACHE", Kw::Admin),
+    (b"PURGE", Kw::Admin),
+    (b"RESET", Kw::Admin),
+    (b"CHANGE", Kw::Admin),
+    (b"STOP", Kw::Admin),
+    (b"SHUTDOWN", Kw::Admin),
+    (b"BINLOG", Kw::Admin),
+    (b"BACKUP", Kw::Admin),
+    (b"SIGNAL", Kw::Admin),
+    (b"RESIGNAL", Kw::Admin),
+    (b"GET", Kw::Admin),
+    (b"HELP", Kw::Admin),
+    (b"CLONE", Kw::Admin),
+    (b"RESTART", Kw::Admin),
+    (b"FOR", Kw::For),
+    (b"SHARE", Kw::Share),
+    (b"INTO", Kw::Into),
+    (b"IN", Kw::In),
+    (b"NEXT", Kw::Next),
+    (b"PREVIOUS", Kw::Previous),
+    (b"VALUE", Kw::Value),
+    (b"PROCEDURE", Kw::Procedure),
+    (b"TEMPORARY", Kw::Temporary),
+    (b"TRANSACTION", Kw::Transaction),
+    (b"READ", Kw::Read),
+    (b"ONLY", Kw::Only),
+    (b"WRITE", Kw::Write),
+    (b"WORK", Kw::Work),
+    (b"TO", Kw::To),
+    (b"GLOBAL", Kw::Global),
+    (b"SESSION", Kw::Session),
+    (b"LOCAL", Kw::Local),
+    (b"PERSIST", Kw::Persist),
+    (b"PERSIST_ONLY", Kw::Persist),
+    (b"NAMES", Kw::Names),
+    (b"CHARACTER", Kw::Character),
+    (b"CHARSET", Kw::Charset),
+    (b"STATEMENT", Kw::Statement),
+    (b"PASSWORD", Kw::Password),
+    (b"ROLE", Kw::Role),
+    (b"DEFAULT", Kw::Default),
+    (b"DATA", Kw::Data),
+    (b"XML", Kw::Xml),
+    (b"AS", Kw::As),
+    (b"RECURSIVE", Kw::Recursive),
+    (b"FORMAT", Kw::Format),
+    (b"EXTENDED", Kw::Extended),
+    (b"PARTITIONS", Kw::Partitions),
+    (b"OPEN", Kw::Open),
+    (b"CLOSE", Kw::Close),
+    (b"NOT", Kw::Not),
+    (b"ATOMIC", Kw::Atomic),
+    (b"TABLES", Kw::Tables),
+    (b"OR", Kw::Or),
+];
+
+/// [`key`]s of [`KEYWORD_LIST`], in list order.
+static KW_KEYS: [u128; KEYWORD_LIST.len()] = {
+    let mut keys = [0u128; KEYWORD_LIST.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = key(KEYWORD_LIST[i].0);
+        i += 1;
+    }
+    keys
+};
+
+/// Perfect-hash table: slot → 1 + index into [`KEYWORD_LIST`] (0 = empty). Built, and checked
+/// for collisions, at compile time.
+static KW_SLOTS: [u8; 1 << KW_BITS] = {
+    let mut slots = [0u8; 1 << KW_BITS];
+    let mut i = 0;
+    while i < KEYWORD_LIST.len() {
+        let s = kw_slot(key(KEYWORD_LIST[i].0));
+        assert!(
+            slots[s] == 0,
+            "keyword hash collision: pick another KW_HASH_MUL"
+        );
+        slots[s] = (i + 1) as u8;
+        i += 1;
+    }
+    slots
+};
+
+/// The few clause keywords the flag scanner reacts to, found with a length switch and at most
+/// three short comparisons (this runs for every word of every statement).
+#[inline]
+pub(crate) fn scan_keyword(w: &[u8]) -> Kw {
+    let is = |k: &[u8]| w.eq_ignore_ascii_case(k);
+    match w.len() {
+        2 if is(b"IN") => Kw::In,
+        3 if is(b"FOR") => Kw::For,
+        4 if is(b"INTO") => Kw::Into,
+        4 if is(b"LOCK") => Kw::Lock,
+        4 if is(b"NEXT") => Kw::Next,
+        5 if is(b"SHARE") => Kw::Share,
+        5 if is(b"VALUE") => Kw::Value,
+        6 if is(b"UPDATE") => Kw::Update,
+        8 if is(b"PREVIOUS") => Kw::Previous,
+        9 if is(b"PROCEDURE") => Kw::Procedure,
+        19 if is(b"SQL_CALC_FOUND_ROWS") => Kw::SqlCalcFoundRows,
         _ => Kw::None,
     }
 }
@@ -212,7 +327,7 @@ pub(crate) enum FnClass {
     Unknown,
 }
 
-const MAX_FN: usize = 32;
+const MAX_FN: usize = 40;
 
 /// Upper-cases `name` into `buf`; `None` if too long.
 fn upper<'b>(name: &[u8], buf: &'b mut [u8; MAX_FN]) -> Option<&'b [u8]> {
@@ -224,20 +339,99 @@ fn upper<'b>(name: &[u8], buf: &'b mut [u8; MAX_FN]) -> Option<&'b [u8]> {
 
 /// Classifies the function (or keyword) `name` that is followed by `(`.
 pub(crate) fn function_class(name: &[u8]) -> FnClass {
+    if let Some(k) = upper_key(name) {
+        if is_common_syntax(k) || PURE_KEYS.binary_search(&k).is_ok() {
+            return FnClass::Pure;
+        }
+    }
     let mut buf = [0u8; MAX_FN];
     let Some(up) = upper(name, &mut buf) else {
         return FnClass::Unknown;
     };
+    if up.len() > 16 && PURE.contains(&up) {
+        return FnClass::Pure;
+    }
     if let Some(flags) = impure(up) {
         return FnClass::Writer(flags);
     }
     let family = [&b"JSON_"[..], b"ST_", b"MBR", b"REGEXP_", b"COLUMN_"]
         .iter()
         .any(|p| up.starts_with(p));
-    if family || PURE.binary_search(&up).is_ok() {
+    if family {
         FnClass::Pure
     } else {
         FnClass::Unknown
+    }
+}
+
+/// The keywords that most often precede `(` in real queries, checked before the binary search.
+fn is_common_syntax(k: u128) -> bool {
+    const ON: u128 = key(b"ON");
+    const IN: u128 = key(b"IN");
+    const AND: u128 = key(b"AND");
+    const OR: u128 = key(b"OR");
+    const AS: u128 = key(b"AS");
+    const FROM: u128 = key(b"FROM");
+    const JOIN: u128 = key(b"JOIN");
+    const WHERE: u128 = key(b"WHERE");
+    const COUNT: u128 = key(b"COUNT");
+    const IFNULL: u128 = key(b"IFNULL");
+    const USING: u128 = key(b"USING");
+    const EXISTS: u128 = key(b"EXISTS");
+    const SELECT: u128 = key(b"SELECT");
+    const NOT: u128 = key(b"NOT");
+    matches!(
+        k,
+        ON | IN
+            | AND
+            | OR
+            | AS
+            | FROM
+            | JOIN
+            | WHERE
+            | COUNT
+            | IFNULL
+            | USING
+            | EXISTS
+            | SELECT
+            | NOT
+    )
+}
+
+const fn count_short(list: &[&[u8]]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < list.len() {
+        if list[i].len() <= 16 {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const N_SHORT: usize = count_short(PURE);
+
+/// [`key`]s of the allow-listed names of at most 16 bytes, in `PURE` (= sorted) order.
+static PURE_KEYS: [u128; N_SHORT] = {
+    let mut keys = [0u128; N_SHORT];
+    let (mut i, mut j) = (0, 0);
+    while i < PURE.len() {
+        if PURE[i].len() <= 16 {
+            keys[j] = key(PURE[i]);
+            j += 1;
+        }
+        i += 1;
+    }
+    keys
+};
+
+/// Allow-list lookup of an upper-cased name.
+#[cfg(test)]
+fn is_pure(up: &[u8]) -> bool {
+    match upper_key(up) {
+        Some(k) => PURE_KEYS.binary_search(&k).is_ok(),
+        None => PURE.contains(&up),
     }
 }
 
@@ -279,7 +473,7 @@ pub(crate) fn sysvar_is_node_local(name: &[u8]) -> Option<StmtFlags> {
 
 /// Known-pure built-ins plus SQL keywords that may precede `(`. Sorted (checked by a test).
 #[rustfmt::skip]
-static PURE: &[&[u8]] = &[
+const PURE: &[&[u8]] = &[
     b"ABS", b"ACOS", b"ADDDATE", b"ADDTIME", b"ADD_MONTHS", b"AES_DECRYPT", b"AES_ENCRYPT",
     b"AGAINST", b"ALL", b"AND", b"ANY", b"ANY_VALUE", b"AREA", b"ARRAY", b"AS", b"ASBINARY",
     b"ASC", b"ASCII", b"ASIN", b"ASTEXT", b"ASWKB", b"ASWKT", b"ATAN", b"ATAN2", b"AVG",
@@ -349,6 +543,31 @@ mod tests {
             );
         }
         assert!(PURE.iter().all(|n| n.len() <= MAX_FN));
+        assert!(PURE_KEYS.windows(2).all(|w| w[0] < w[1]));
+        for (word, kw) in KEYWORD_LIST {
+            assert_eq!(keyword(word), kw);
+            assert_eq!(keyword(&word.to_ascii_lowercase()), kw);
+        }
+        assert!(PURE.iter().all(|n| is_pure(n)));
+    }
+
+    #[test]
+    #[ignore = "tool: prints a collision-free KW_HASH_MUL"]
+    fn find_keyword_multiplier() {
+        let mut state = 1u64;
+        loop {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mul = (state ^ (state >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1;
+            let mut seen = [false; 1 << KW_BITS];
+            let ok = KEYWORD_LIST.iter().all(|(w, _)| {
+                let s = kw_slot_with(key(w), mul);
+                !std::mem::replace(&mut seen[s], true)
+            });
+            if ok {
+                println!("KW_HASH_MUL = {mul:#x}");
+                return;
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! sequence syntax. A window of two previous tokens is enough for every pattern we need, which
 //! keeps the scan a single pass with no allocation.
 
-use crate::keywords::{function_class, keyword, sysvar_is_node_local, FnClass, Kw};
+use crate::keywords::{function_class, keyword, scan_keyword, sysvar_is_node_local, FnClass, Kw};
 use crate::lexer::{Lexer, Tok, Token};
 use crate::StmtFlags;
 
@@ -44,9 +44,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes and returns the next token of the current statement.
+    #[inline]
     pub fn next_tok(&mut self) -> Option<Token> {
-        let t = self.peek()?;
-        self.peeked = None;
+        let t = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lx.next(),
+        }?;
+        if t.kind == Tok::Semi {
+            self.peeked = Some(Some(t));
+            return None;
+        }
         Some(t)
     }
 
@@ -77,7 +84,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn text(&self, t: Token) -> &'a [u8] {
-        &self.lx.src()[t.start..t.end]
+        &self.lx.src()[t.start()..t.end()]
     }
 
     /// Skips the rest of the current statement.
@@ -96,17 +103,22 @@ impl<'a> Cursor<'a> {
 }
 
 /// The flag scanner; feed it every token of a statement.
+///
+/// The history is kept as plain scalars (kinds and one span) rather than whole tokens: copying
+/// `Option<Token>`s every step caused store-forwarding stalls that dominated the hot path.
 #[derive(Debug, Clone)]
 pub(crate) struct Scan {
     pub flags: StmtFlags,
     /// Judge every function call (allow-list) — on for queries; off for statements that go to
     /// the writer anyway, where only the deny-list matters (for the session's pin tracking).
     select: bool,
-    prev: Option<Token>,
-    prev_kw: Kw,
-    prev2: Option<Token>,
-    prev2_kw: Kw,
     into_seen: bool,
+    prev_kind: Option<Tok>,
+    prev_kw: Kw,
+    prev_start: usize,
+    prev_end: usize,
+    prev2_kind: Option<Tok>,
+    prev2_kw: Kw,
 }
 
 impl Scan {
@@ -114,46 +126,61 @@ impl Scan {
         Scan {
             flags: StmtFlags::empty(),
             select,
-            prev: None,
-            prev_kw: Kw::None,
-            prev2: None,
-            prev2_kw: Kw::None,
             into_seen: false,
+            prev_kind: None,
+            prev_kw: Kw::None,
+            prev_start: 0,
+            prev_end: 0,
+            prev2_kind: None,
+            prev2_kw: Kw::None,
         }
     }
 
     /// Forgets the previous tokens (so `name (` is not taken as a call).
     pub fn forget(&mut self) {
-        self.prev = None;
-        self.prev2 = None;
+        self.prev_kind = None;
+        self.prev2_kind = None;
         self.prev_kw = Kw::None;
         self.prev2_kw = Kw::None;
     }
 
-    /// Scans the rest of the statement.
+    /// Scans the rest of the statement (the hot loop: lexer and scanner fused, no calls).
     pub fn feed_rest(&mut self, cur: &mut Cursor<'_>) {
-        while let Some(t) = cur.next_tok() {
-            self.feed(cur.src(), t);
+        if cur.peeked.is_some() {
+            match cur.next_tok() {
+                Some(t) => self.feed(cur.src(), t),
+                None => return,
+            }
         }
+        let src = cur.src();
+        while let Some(t) = cur.lx.next_token() {
+            if t.kind == Tok::Semi {
+                cur.peeked = Some(Some(t));
+                return;
+            }
+            self.feed(src, t);
+        }
+        cur.peeked = Some(None);
     }
 
+    #[inline(always)]
     pub fn feed(&mut self, src: &[u8], t: Token) {
-        let text = &src[t.start..t.end];
-        let after_dot = matches!(self.prev, Some(p) if p.kind == Tok::Dot);
-        let kw = if t.kind == Tok::Word && !after_dot {
-            keyword(text)
-        } else {
-            Kw::None
-        };
+        let mut kw = Kw::None;
         match t.kind {
+            Tok::Word if self.prev_kind != Some(Tok::Dot) => {
+                kw = scan_keyword(&src[t.start()..t.end()]);
+                if kw != Kw::None {
+                    self.word(kw);
+                }
+            }
             Tok::LParen => self.call(src),
-            Tok::Word => self.word(kw),
             Tok::UserVar if self.into_seen => self.flags |= StmtFlags::USER_VAR_ASSIGN,
             Tok::UserVar => self.flags |= StmtFlags::USES_USER_VAR,
-            Tok::Assign if matches!(self.prev, Some(p) if p.kind == Tok::UserVar) => {
+            Tok::Assign if self.prev_kind == Some(Tok::UserVar) => {
                 self.flags |= StmtFlags::USER_VAR_ASSIGN
             }
             Tok::SysVar => {
+                let text = &src[t.start()..t.end()];
                 let name = text
                     .rsplit(|c| *c == b'.' || *c == b'@')
                     .next()
@@ -164,10 +191,12 @@ impl Scan {
             }
             _ => {}
         }
-        self.prev2 = self.prev;
+        self.prev2_kind = self.prev_kind;
         self.prev2_kw = self.prev_kw;
-        self.prev = Some(t);
+        self.prev_kind = Some(t.kind);
         self.prev_kw = kw;
+        self.prev_start = t.start();
+        self.prev_end = t.end();
     }
 
     fn word(&mut self, kw: Kw) {
@@ -197,11 +226,10 @@ impl Scan {
 
     /// At `(`: judge the call if the previous token names a function.
     fn call(&mut self, src: &[u8]) {
-        let Some(p) = self.prev else { return };
-        let qualified = matches!(self.prev2, Some(q) if q.kind == Tok::Dot);
-        let class = match p.kind {
-            Tok::Word if !qualified => function_class(&src[p.start..p.end]),
-            Tok::Word | Tok::QuotedIdent => FnClass::Unknown,
+        let qualified = self.prev2_kind == Some(Tok::Dot);
+        let class = match self.prev_kind {
+            Some(Tok::Word) if !qualified => function_class(&src[self.prev_start..self.prev_end]),
+            Some(Tok::Word | Tok::QuotedIdent) => FnClass::Unknown,
             _ => return,
         };
         match class {

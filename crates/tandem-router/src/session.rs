@@ -393,7 +393,7 @@ fn words(sql: &str, limit: usize) -> Vec<String> {
             break;
         }
         if matches!(t.kind, Tok::Word | Tok::QuotedIdent) {
-            out.push(unquote_ident(&sql[t.start..t.end]));
+            out.push(unquote_ident(&sql[t.start()..t.end()]));
         }
     }
     out
@@ -428,7 +428,7 @@ fn table_names(sql: &str) -> Vec<String> {
             if !matches!(t.kind, Tok::Word | Tok::QuotedIdent) {
                 break;
             }
-            name.push_str(&unquote_ident(&sql[t.start..t.end]));
+            name.push_str(&unquote_ident(&sql[t.start()..t.end()]));
             if cur.peek().is_some_and(|d| d.kind == Tok::Dot) {
                 cur.next_tok();
                 name.push('.');

@@ -95,7 +95,7 @@ pub(crate) fn parse_set(
                 continue;
             }
             (Tok::Word, Kw::Transaction) => {
-                let value = rest_span(cur, t.end);
+                let value = rest_span(cur, t.end());
                 on_assign(&Assignment {
                     target: Target::Transaction {
                         scope: explicit_scope,
@@ -132,24 +132,24 @@ pub(crate) fn parse_set(
 
 /// `name` or `` `name` `` or `structured.name` after an optional scope keyword.
 fn sysvar_target(cur: &mut Cursor<'_>, t: Token, scope: Scope) -> Target {
-    let mut end = t.end;
+    let mut end = t.end();
     while cur.peek().is_some_and(|d| d.kind == Tok::Dot) {
         cur.next_tok();
         match cur.next_tok() {
-            Some(n) => end = n.end,
+            Some(n) => end = n.end(),
             None => break,
         }
     }
     Target::SysVar {
         scope,
-        name: (t.start, end),
+        name: (t.start(), end),
     }
 }
 
 /// `@@name`, `@@session.name`, `@@global.name`, ...
 fn at_at_target(src: &[u8], t: Token) -> Target {
-    let body = t.start + 2;
-    let text = &src[body..t.end];
+    let body = t.start() + 2;
+    let text = &src[body..t.end()];
     let dot = text.iter().position(|c| *c == b'.');
     let (scope, name_start) = match dot {
         Some(d) => {
@@ -168,7 +168,7 @@ fn at_at_target(src: &[u8], t: Token) -> Target {
     };
     Target::SysVar {
         scope,
-        name: (name_start, t.end),
+        name: (name_start, t.end()),
     }
 }
 
@@ -181,7 +181,7 @@ fn value(cur: &mut Cursor<'_>, scan: &mut Scan) -> ((usize, usize), bool, bool) 
     while let Some(t) = cur.next_tok() {
         match t.kind {
             Tok::Comma if depth == 0 => {
-                return (span.unwrap_or((t.start, t.start)), sysvar, true);
+                return (span.unwrap_or((t.start(), t.start())), sysvar, true);
             }
             Tok::LParen => depth += 1,
             Tok::RParen => depth = depth.saturating_sub(1),
@@ -189,7 +189,7 @@ fn value(cur: &mut Cursor<'_>, scan: &mut Scan) -> ((usize, usize), bool, bool) 
             _ => {}
         }
         scan.feed(cur.src(), t);
-        span = Some((span.map_or(t.start, |s| s.0), t.end));
+        span = Some((span.map_or(t.start(), |s| s.0), t.end()));
     }
     let end = cur.src().len();
     (span.unwrap_or((end, end)), sysvar, false)
@@ -199,7 +199,7 @@ fn value(cur: &mut Cursor<'_>, scan: &mut Scan) -> ((usize, usize), bool, bool) 
 fn rest_span(cur: &mut Cursor<'_>, fallback: usize) -> (usize, usize) {
     let mut span: Option<(usize, usize)> = None;
     while let Some(t) = cur.next_tok() {
-        span = Some((span.map_or(t.start, |s| s.0), t.end));
+        span = Some((span.map_or(t.start(), |s| s.0), t.end()));
     }
     span.unwrap_or((fallback, fallback))
 }

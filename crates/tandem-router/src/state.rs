@@ -165,7 +165,7 @@ pub(crate) fn unquote_ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut cur = Cursor::new(name.as_bytes(), true);
     while let Some(t) = cur.next_tok() {
-        let text = &name[t.start..t.end];
+        let text = &name[t.start()..t.end()];
         match t.kind {
             Tok::QuotedIdent => out.push_str(&text[1..text.len() - 1].replace("``", "`")),
             _ => out.push_str(text),
