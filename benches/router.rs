@@ -28,7 +28,11 @@ fn join_1k() -> String {
         LEFT JOIN `ps_image_shop` image_shop ON (image_shop.`id_product` = p.`id_product` AND image_shop.`cover` = 1 AND image_shop.`id_shop` = 1) \
         WHERE product_shop.`active` = 1 AND product_shop.`visibility` IN ('both', 'catalog') \
         ORDER BY pl.`name` ASC LIMIT 0, 24";
-    assert!((1000..=1100).contains(&sql.len()), "join query is {} bytes", sql.len());
+    assert!(
+        (1000..=1100).contains(&sql.len()),
+        "join query is {} bytes",
+        sql.len()
+    );
     sql.to_string()
 }
 
@@ -44,10 +48,15 @@ fn bench_classify(c: &mut Criterion) {
     let mut g = c.benchmark_group("classify");
     g.throughput(Throughput::Elements(1));
     for (name, sql) in cases {
-        assert_eq!(classify(sql).is_read_only(), name.ends_with("select") || name == "join_1k");
+        assert_eq!(
+            classify(sql).is_read_only(),
+            name.ends_with("select") || name == "join_1k"
+        );
         g.bench_function(name, |b| b.iter(|| classify(black_box(sql))));
     }
-    g.bench_function("digest_hash_join_1k", |b| b.iter(|| digest_hash(black_box(&join))));
+    g.bench_function("digest_hash_join_1k", |b| {
+        b.iter(|| digest_hash(black_box(&join)))
+    });
     g.finish();
 }
 
