@@ -2,8 +2,20 @@
 //!
 //! Run: `cargo bench --bench router -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Last recorded (2 shared cores, release profile; targets from issue 4):
-//! FIGURES
+//! Last recorded on the shared 2-core dev VM (load average ≈ 2.2 from other builds), criterion
+//! median; targets from issue 4:
+//!
+//! | benchmark                      | time     | target   |
+//! |--------------------------------|----------|----------|
+//! | classify/point_select          | 89 ns    | ≤ 100 ns |
+//! | classify/join_1k (1 094 bytes) | 1.45 µs  | ≤ 1.5 µs |
+//! | classify/insert                | 262 ns   |          |
+//! | classify/set_names             | 85 ns    |          |
+//! | classify/begin                 | 31 ns    |          |
+//! | classify/digest_hash_join_1k   | 4.27 µs  | (fallback/stats path only) |
+//! | select/reader (2 nodes)        | 11 ns    | ≤ 50 ns  |
+//! | select/writer                  | 3.6 ns   |          |
+//! | select/session_route           | 5.2 ns   |          |
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -16,6 +16,7 @@
 //!   writer) → writer, [`StmtFlags::NODE_LOCAL`].
 //! - `CONNECTION_ID`, `IS_FREE_LOCK`, `IS_USED_LOCK`, `BINLOG_GTID_POS`: connection/node-bound.
 
+use crate::swar::{be_word, upper8, HI};
 use crate::StmtFlags;
 
 /// Keywords the classifier cares about.
@@ -117,17 +118,20 @@ pub(crate) const fn key(s: &[u8]) -> u128 {
     u128::from_be_bytes(b)
 }
 
-/// [`key`] of the upper-cased word; `None` if empty or longer than 16 bytes.
+/// [`key`] of the upper-cased word; `None` if empty, longer than 16 bytes or not ASCII.
+/// Built in registers (no stack buffer) to avoid a store-forwarding stall.
 #[inline]
 pub(crate) fn upper_key(word: &[u8]) -> Option<u128> {
-    if word.is_empty() || word.len() > 16 {
+    let n = word.len();
+    if n == 0 || n > 16 {
         return None;
     }
-    let mut b = [0u8; 16];
-    for (d, c) in b.iter_mut().zip(word) {
-        *d = c.to_ascii_uppercase();
+    let hi = be_word(&word[..n.min(8)]);
+    let lo = if n > 8 { be_word(&word[8..]) } else { 0 };
+    if (hi | lo) & HI != 0 {
+        return None; // non-ASCII: never a keyword or built-in
     }
-    Some(u128::from_be_bytes(b))
+    Some((u128::from(upper8(hi)) << 64) | u128::from(upper8(lo)))
 }
 
 /// Maps a word to a [`Kw`] (case-insensitive).
@@ -297,7 +301,7 @@ static KW_SLOTS: [u8; 1 << KW_BITS] = {
 
 /// The few clause keywords the flag scanner reacts to, found with a length switch and at most
 /// three short comparisons (this runs for every word of every statement).
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_keyword(w: &[u8]) -> Kw {
     let is = |k: &[u8]| w.eq_ignore_ascii_case(k);
     match w.len() {

@@ -16,6 +16,7 @@
 //! string where we would not. The lexer therefore records whether it saw a backslash inside a
 //! string, so the classifier can re-lex without escapes and demand that both readings agree.
 
+use crate::swar::{in_range, zero_bytes, HI, LO};
 use crate::Hint;
 
 /// Token kinds; the span is carried by [`Token`].
@@ -368,10 +369,44 @@ impl Lexer<'_> {
     /// The next token; always inlined so the scan loop is one function without calls.
     #[inline(always)]
     pub(crate) fn next_token(&mut self) -> Option<Token> {
+        // Hot path with the position in a register: an optional single space, then a plain
+        // word or a one-byte punctuation token. Everything else takes the general path.
+        let src = self.src;
+        let mut pos = self.pos;
+        if src.get(pos) == Some(&b' ') {
+            pos += 1;
+        }
+        if let Some(&b) = src.get(pos) {
+            if b.is_ascii_alphabetic() {
+                let end = pos + ident_len(&src[pos..]);
+                if src.get(end) != Some(&b'\'') {
+                    self.pos = end;
+                    return Some(Token::new(Tok::Word, pos, end));
+                }
+            } else if let Some(kind) = punct(b) {
+                self.pos = pos + 1;
+                return Some(Token::new(kind, pos, pos + 1));
+            } else if b == b'.' && !src.get(pos + 1).is_some_and(u8::is_ascii_digit) {
+                self.pos = pos + 1;
+                return Some(Token::new(Tok::Dot, pos, pos + 1));
+            } else if b == b'`' {
+                if let Some(n) = find2(&src[pos + 1..], b'`', b'`') {
+                    let end = pos + n + 2;
+                    if src.get(end) != Some(&b'`') {
+                        self.pos = end;
+                        return Some(Token::new(Tok::QuotedIdent, pos, end));
+                    }
+                }
+            }
+        }
+        self.next_general()
+    }
+
+    #[inline(never)]
+    fn next_general(&mut self) -> Option<Token> {
         self.skip_trivia();
         let start = self.pos;
         let b = *self.src.get(start)?;
-        // Words are the most common token: test for them before the general dispatch.
         if b.is_ascii_alphabetic() {
             let kind = self.word_or_literal(start);
             return Some(Token::new(kind, start, self.pos));
@@ -411,24 +446,17 @@ impl Lexer<'_> {
     }
 }
 
-// Word-at-a-time scanning (SWAR): finding the end of a word or quoted run eight bytes at a
-// time replaces a hard-to-predict per-byte loop exit with one mostly-predictable branch.
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `x` that is zero (exact, no false positives).
+/// One-byte tokens that need no look-ahead (`.` does: `.5` is a number).
 #[inline]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & !HI).wrapping_add(!HI)) | x) & HI
-}
-
-/// High bit set in each byte of `x` (all bytes < 0x80) that lies in `lo..=hi`.
-#[inline]
-fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
-    let a = x.wrapping_add(LO * u64::from(0x80 - lo));
-    let b = x.wrapping_add(LO * u64::from(0x7F - hi));
-    a & !b & HI
+fn punct(b: u8) -> Option<Tok> {
+    Some(match b {
+        b'(' => Tok::LParen,
+        b')' => Tok::RParen,
+        b',' => Tok::Comma,
+        b'=' => Tok::Eq,
+        b'?' => Tok::Placeholder,
+        _ => return None,
+    })
 }
 
 /// Length of the identifier run at the start of `s` (see [`is_ident_byte`]).
@@ -535,6 +563,23 @@ mod tests {
         let mut lx = Lexer::new(b"x /* open", true);
         lx.by_ref().for_each(drop);
         assert!(lx.error);
+    }
+
+    proptest::proptest! {
+        /// The register-only fast path must produce exactly what the general path produces.
+        #[test]
+        fn fast_path_agrees_with_general_path(s in "[a-c `'.,()=?;@#/*!\\\\0-9_-]{0,40}") {
+            let mut fast = Lexer::new(s.as_bytes(), true);
+            let mut slow = Lexer::new(s.as_bytes(), true);
+            loop {
+                let (a, b) = (fast.next_token(), slow.next_general());
+                proptest::prop_assert_eq!(a, b, "{:?}", s);
+                if a.is_none() {
+                    break;
+                }
+            }
+            proptest::prop_assert_eq!(fast.error, slow.error);
+        }
     }
 
     #[test]

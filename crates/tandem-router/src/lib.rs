@@ -59,6 +59,7 @@ mod session;
 mod setstmt;
 mod state;
 mod statement;
+mod swar;
 mod topology;
 
 pub use classify::{classify, classify_bytes, split_statements, SplitStatements};
