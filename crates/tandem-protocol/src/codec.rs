@@ -103,8 +103,7 @@ impl PacketCodec {
             physical += 1;
             let frame_end = off + HEADER_LEN + len;
             if src.len() < frame_end {
-                // Bounded by the limit checked above.
-                src.reserve(frame_end - src.len());
+                reserve_for(src, frame_end);
                 return Ok(None);
             }
             if !header.is_continued() {
@@ -152,6 +151,17 @@ impl PacketCodec {
     pub fn encode_next(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
         self.encode_packet(self.next_seq, payload, dst)
     }
+}
+
+/// Smallest read-ahead reservation, and the growth step for buffers smaller than it.
+const MIN_RESERVE: usize = 64 * 1024;
+
+/// Makes room towards `needed` bytes without trusting the announced length: the buffer grows at
+/// most geometrically (by what it already holds, or 64 KiB), so a peer has to actually send
+/// bytes to make it large — a 4-byte header claiming 16 MiB reserves 64 KiB, not 16 MiB.
+fn reserve_for(src: &mut BytesMut, needed: usize) {
+    let missing = needed.saturating_sub(src.len());
+    src.reserve(missing.min(src.len().max(MIN_RESERVE)));
 }
 
 /// Moves the payloads of the continuation packets in `src[..end]` left over the headers between

@@ -139,6 +139,18 @@ fn oversize_is_rejected_before_buffering() {
 }
 
 #[test]
+fn announced_length_does_not_size_the_buffer() {
+    let mut codec = PacketCodec::new(usize::MAX);
+    let mut buf = BytesMut::from(&[0xFF, 0xFF, 0xFF, 0][..]);
+    assert!(codec.decode_packet(&mut buf).unwrap().is_none());
+    assert!(
+        buf.capacity() <= 4 + 64 * 1024,
+        "capacity {}",
+        buf.capacity()
+    );
+}
+
+#[test]
 fn oversize_accumulated_over_continuations() {
     let mut codec = PacketCodec::new(MAX_PAYLOAD_LEN + 5);
     let mut buf = wire(0, &pattern(MAX_PAYLOAD_LEN + 6));
