@@ -2,20 +2,21 @@
 //!
 //! Run: `cargo bench --bench router -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Last recorded on the shared 2-core dev VM (load average ≈ 2.2 from other builds), criterion
-//! median; targets from issue 4:
+//! Last recorded on the shared 2-core dev VM while other builds ran (load average 1.8–2.2),
+//! criterion median with `--measurement-time 5`; targets from issue 4. Across runs the 1 KiB
+//! join measured 1.45–1.58 µs depending on load, i.e. at the target rather than clearly under it.
 //!
-//! | benchmark                      | time     | target   |
-//! |--------------------------------|----------|----------|
-//! | classify/point_select          | 89 ns    | ≤ 100 ns |
-//! | classify/join_1k (1 094 bytes) | 1.45 µs  | ≤ 1.5 µs |
-//! | classify/insert                | 262 ns   |          |
-//! | classify/set_names             | 85 ns    |          |
-//! | classify/begin                 | 31 ns    |          |
-//! | classify/digest_hash_join_1k   | 4.27 µs  | (fallback/stats path only) |
-//! | select/reader (2 nodes)        | 11 ns    | ≤ 50 ns  |
-//! | select/writer                  | 3.6 ns   |          |
-//! | select/session_route           | 5.2 ns   |          |
+//! | benchmark                      | time    | target   |
+//! |--------------------------------|---------|----------|
+//! | classify/point_select          | 96 ns   | ≤ 100 ns |
+//! | classify/join_1k (1 094 bytes) | 1.53 µs | ≤ 1.5 µs |
+//! | classify/insert                | 270 ns  |          |
+//! | classify/set_names             | 75 ns   |          |
+//! | classify/begin                 | 33 ns   |          |
+//! | classify/digest_hash_join_1k   | 4.06 µs | (fallback cache and stats only) |
+//! | select/reader (2 nodes)        | 12 ns   | ≤ 50 ns  |
+//! | select/writer                  | 3.7 ns  |          |
+//! | select/session_route           | 5.3 ns  |          |
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -22,8 +22,8 @@ const MAX_DEPTH: u8 = 4;
 
 /// Classifies one SQL text (possibly several `;`-separated statements). Never allocates.
 ///
-/// Text the lexer cannot settle is returned as [`StatementKind::Other`] with
-/// [`StmtFlags::UNDECIDED`], which routes to the writer; use a [`Classifier`](crate::Classifier)
+/// Text the lexer cannot settle is returned as [`StatementKind::Other`](crate::StatementKind::Other)
+/// with [`StmtFlags::UNDECIDED`](crate::StmtFlags::UNDECIDED), which routes to the writer; use a [`Classifier`](crate::Classifier)
 /// to let sqlparser settle those.
 ///
 /// ```

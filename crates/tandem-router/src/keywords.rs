@@ -320,6 +320,46 @@ pub(crate) fn scan_keyword(w: &[u8]) -> Kw {
     }
 }
 
+/// Schema qualifiers whose tables belong to the node answering: all of `performance_schema`,
+/// and the node-local tables of `information_schema` (see [`is_node_local_info_table`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SystemSchema {
+    Performance,
+    Information,
+}
+
+/// `performance_schema` / `information_schema` (case-insensitive), checked when a `.` follows.
+#[inline]
+pub(crate) fn system_schema(w: &[u8]) -> Option<SystemSchema> {
+    if w.len() != 18 {
+        return None;
+    }
+    if w.eq_ignore_ascii_case(b"performance_schema") {
+        Some(SystemSchema::Performance)
+    } else if w.eq_ignore_ascii_case(b"information_schema") {
+        Some(SystemSchema::Information)
+    } else {
+        None
+    }
+}
+
+/// `information_schema` tables whose rows describe the answering node or its connections.
+pub(crate) fn is_node_local_info_table(w: &[u8]) -> bool {
+    [
+        &b"PROCESSLIST"[..],
+        b"INNODB_TRX",
+        b"INNODB_LOCKS",
+        b"INNODB_LOCK_WAITS",
+        b"GLOBAL_STATUS",
+        b"SESSION_STATUS",
+        b"USER_STATISTICS",
+        b"CLIENT_STATISTICS",
+        b"THREAD_POOL_QUEUES",
+    ]
+    .iter()
+    .any(|n| w.eq_ignore_ascii_case(n))
+}
+
 /// How a function call affects routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FnClass {

@@ -16,7 +16,7 @@
 //! string where we would not. The lexer therefore records whether it saw a backslash inside a
 //! string, so the classifier can re-lex without escapes and demand that both readings agree.
 
-use crate::swar::{in_range, zero_bytes, HI, LO};
+use crate::swar::{find1, find2, ident_len};
 use crate::Hint;
 
 /// Token kinds; the span is carried by [`Token`].
@@ -62,6 +62,12 @@ pub(crate) struct Token {
 }
 
 impl Token {
+    /// A token of `kind` over `start..end` (crate-internal helpers reuse spans).
+    #[inline]
+    pub(crate) fn new_span(kind: Tok, start: usize, end: usize) -> Self {
+        Self::new(kind, start, end)
+    }
+
     #[inline]
     fn new(kind: Tok, start: usize, end: usize) -> Self {
         Token {
@@ -95,7 +101,7 @@ pub(crate) struct Lexer<'a> {
 }
 
 /// Identifier bytes: ASCII alphanumerics, `_`, `$`, and every byte ≥ 0x80.
-static IDENT: [bool; 256] = {
+pub(crate) static IDENT: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -107,7 +113,7 @@ static IDENT: [bool; 256] = {
 };
 
 #[inline]
-fn is_ident_byte(b: u8) -> bool {
+pub(crate) fn is_ident_byte(b: u8) -> bool {
     IDENT[b as usize]
 }
 
@@ -390,7 +396,7 @@ impl Lexer<'_> {
                 self.pos = pos + 1;
                 return Some(Token::new(Tok::Dot, pos, pos + 1));
             } else if b == b'`' {
-                if let Some(n) = find2(&src[pos + 1..], b'`', b'`') {
+                if let Some(n) = find1(&src[pos + 1..], b'`') {
                     let end = pos + n + 2;
                     if src.get(end) != Some(&b'`') {
                         self.pos = end;
@@ -446,57 +452,21 @@ impl Lexer<'_> {
     }
 }
 
-/// One-byte tokens that need no look-ahead (`.` does: `.5` is a number).
+/// One-byte tokens that need no look-ahead (`.` does: `.5` is a number). A table rather than
+/// a `match`, which compiled to a poorly predicted indirect jump on the hot path.
+static PUNCT: [Option<Tok>; 256] = {
+    let mut t = [None; 256];
+    t[b'(' as usize] = Some(Tok::LParen);
+    t[b')' as usize] = Some(Tok::RParen);
+    t[b',' as usize] = Some(Tok::Comma);
+    t[b'=' as usize] = Some(Tok::Eq);
+    t[b'?' as usize] = Some(Tok::Placeholder);
+    t
+};
+
 #[inline]
 fn punct(b: u8) -> Option<Tok> {
-    Some(match b {
-        b'(' => Tok::LParen,
-        b')' => Tok::RParen,
-        b',' => Tok::Comma,
-        b'=' => Tok::Eq,
-        b'?' => Tok::Placeholder,
-        _ => return None,
-    })
-}
-
-/// Length of the identifier run at the start of `s` (see [`is_ident_byte`]).
-#[inline]
-fn ident_len(s: &[u8]) -> usize {
-    let mut i = 0;
-    while let Some(chunk) = s.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let high = w & HI;
-        let x = w & !HI;
-        let ident = high
-            | in_range(x | (LO * 0x20), b'a', b'z')
-            | in_range(x, b'0', b'9')
-            | zero_bytes(x ^ (LO * u64::from(b'_')))
-            | zero_bytes(x ^ (LO * u64::from(b'$')));
-        let stop = !ident & HI;
-        if stop != 0 {
-            return i + (stop.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i + s[i..]
-        .iter()
-        .position(|&b| !is_ident_byte(b))
-        .unwrap_or(s.len() - i)
-}
-
-/// Position of the first `a` or `b` in `s`.
-#[inline]
-fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
-    let mut i = 0;
-    while let Some(chunk) = s.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let hit = zero_bytes(w ^ (LO * u64::from(a))) | zero_bytes(w ^ (LO * u64::from(b)));
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    s[i..].iter().position(|&c| c == a || c == b).map(|p| p + i)
+    PUNCT[usize::from(b)]
 }
 
 /// Position of `needle` in `hay`.
@@ -579,21 +549,6 @@ mod tests {
                 }
             }
             proptest::prop_assert_eq!(fast.error, slow.error);
-        }
-    }
-
-    #[test]
-    fn swar_helpers_match_bytewise() {
-        let mut all: Vec<u8> = (0..=255).collect();
-        all.extend_from_slice(b"abc_$9Z\x80 x");
-        for start in 0..all.len() {
-            for end in start..all.len().min(start + 20) {
-                let s = &all[start..end];
-                let want = s.iter().position(|&b| !is_ident_byte(b)).unwrap_or(s.len());
-                assert_eq!(ident_len(s), want, "{s:?}");
-                let want2 = s.iter().position(|&c| c == b'`' || c == b'\\');
-                assert_eq!(find2(s, b'`', b'\\'), want2, "{s:?}");
-            }
         }
     }
 

@@ -7,7 +7,10 @@
 //! sequence syntax. A window of two previous tokens is enough for every pattern we need, which
 //! keeps the scan a single pass with no allocation.
 
-use crate::keywords::{function_class, keyword, scan_keyword, sysvar_is_node_local, FnClass, Kw};
+use crate::keywords::{
+    function_class, is_node_local_info_table, keyword, scan_keyword, system_schema,
+    sysvar_is_node_local, FnClass, Kw, SystemSchema,
+};
 use crate::lexer::{Lexer, Tok, Token};
 use crate::StmtFlags;
 
@@ -102,6 +105,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The text of a word, or of a `` `quoted` `` name without its backquotes.
+#[inline]
+fn unquoted(src: &[u8], t: Token) -> &[u8] {
+    let text = &src[t.start()..t.end()];
+    match text {
+        [b'`', inner @ .., b'`'] => inner,
+        _ => text,
+    }
+}
+
 /// The flag scanner; feed it every token of a statement.
 ///
 /// The history is kept as plain scalars (kinds and one span) rather than whole tokens: copying
@@ -113,6 +126,8 @@ pub(crate) struct Scan {
     /// the writer anyway, where only the deny-list matters (for the session's pin tracking).
     select: bool,
     into_seen: bool,
+    /// The previous tokens were `information_schema .`.
+    info_schema: bool,
     prev_kind: Option<Tok>,
     prev_kw: Kw,
     prev_start: usize,
@@ -127,6 +142,7 @@ impl Scan {
             flags: StmtFlags::empty(),
             select,
             into_seen: false,
+            info_schema: false,
             prev_kind: None,
             prev_kw: Kw::None,
             prev_start: 0,
@@ -166,11 +182,25 @@ impl Scan {
     #[inline(always)]
     pub fn feed(&mut self, src: &[u8], t: Token) {
         let mut kw = Kw::None;
+        let after_info_schema = std::mem::take(&mut self.info_schema);
         match t.kind {
             Tok::Word if self.prev_kind != Some(Tok::Dot) => {
                 kw = scan_keyword(&src[t.start()..t.end()]);
                 if kw != Kw::None {
                     self.word(kw);
+                }
+            }
+            Tok::Word | Tok::QuotedIdent
+                if after_info_schema && is_node_local_info_table(unquoted(src, t)) =>
+            {
+                self.flags |= StmtFlags::NODE_LOCAL;
+            }
+            Tok::Dot if matches!(self.prev_kind, Some(Tok::Word | Tok::QuotedIdent)) => {
+                let prev = Token::new_span(Tok::Word, self.prev_start, self.prev_end);
+                match system_schema(unquoted(src, prev)) {
+                    Some(SystemSchema::Performance) => self.flags |= StmtFlags::NODE_LOCAL,
+                    Some(SystemSchema::Information) => self.info_schema = true,
+                    None => {}
                 }
             }
             Tok::LParen => self.call(src),

@@ -76,7 +76,16 @@ impl Default for PolicyConfig {
     }
 }
 
-/// The routing state of one client session. See the [module docs](self) for the model.
+/// The routing state of one client session.
+///
+/// Fed two things in protocol order — each statement as it is sent
+/// ([`on_statement`](Self::on_statement)) and the final server status flags of each response
+/// ([`on_response`](Self::on_response)) — it answers [`route`](Self::route). The status flags,
+/// not guesses from SQL, decide whether a transaction is open or autocommit is off; SQL only
+/// pins *early* (after `BEGIN` or `SET autocommit=0` is sent, until the answer arrives). Other
+/// pins come from the statements: table locks, temporary tables, `GET_LOCK` locks, user
+/// variables, SQL `PREPARE`, `HANDLER`, XA, stored routines, and the read-your-writes window.
+/// See [`PinReasons`] for each reason and when it ends.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
