@@ -1,5 +1,6 @@
 //! Integration tests: one binary, real MariaDB cn1/cn2 from `tandem-testkit`, real clients.
 
+mod clients;
 mod cluster;
 mod hostile;
 mod prestashop;

@@ -27,7 +27,6 @@ pub fn config_text(pair: &Pair, proxy_extra: &str) -> String {
         r#"
 [proxy]
 listen = "127.0.0.1:0"
-max_connections = 2000
 write_hold = "3s"
 {proxy_extra}
 

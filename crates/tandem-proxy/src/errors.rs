@@ -17,8 +17,8 @@ pub const NO_WRITER: (u16, &str) = (1290, "HY000");
 pub const BACKEND_LOST: (u16, &str) = (2013, "HY000");
 /// ER_UNKNOWN_COM_ERROR.
 pub const UNKNOWN_COMMAND: (u16, &str) = (1047, "08S01");
-/// ER_NOT_SUPPORTED_YET.
-pub const NOT_SUPPORTED: (u16, &str) = (1235, "42000");
+/// ER_NO_SUCH_THREAD.
+pub const NO_SUCH_THREAD: (u16, &str) = (1094, "HY000");
 /// ER_MALFORMED_PACKET.
 pub const MALFORMED: (u16, &str) = (1835, "HY000");
 /// ER_XAER_RMFAIL-like "transaction lost" (writer changed or died inside a transaction).

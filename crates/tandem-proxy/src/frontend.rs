@@ -49,6 +49,8 @@ pub fn backend_capabilities(client: Capabilities) -> Capabilities {
 
 /// An authenticated client.
 pub struct ClientLogin {
+    /// The handshake scramble (COM_CHANGE_USER answers are computed with it).
+    pub salt: [u8; 20],
     pub user: String,
     pub sha1: [u8; 20],
     pub capabilities: Capabilities,
@@ -165,6 +167,7 @@ pub async fn handshake(
     tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
     io.stream.write_all(&out).await?;
     Ok(Outcome::LoggedIn(ClientLogin {
+        salt,
         user,
         sha1,
         capabilities,

@@ -16,7 +16,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use tandem_monitor::Conn;
 use tandem_protocol::{OkPacket, PacketHeader, StatusFlags, MAX_PAYLOAD_LEN};
-use tandem_router::{classify, PolicyConfig, Route, SessionPolicy};
+use tandem_router::{classify, PolicyConfig, Route, SessionPolicy, StatementKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{debug, info};
@@ -25,7 +25,9 @@ use crate::errors::{self, write_err};
 use crate::frontend::{backend_capabilities, ClientLogin};
 use crate::pool::{Permit, PoolKey};
 use crate::relay::{relay, RelayError};
-use crate::shared::Shared;
+use crate::shared::{Control, Shared};
+
+mod control;
 
 /// The client socket and its read buffer.
 pub struct ClientIo {
@@ -159,6 +161,7 @@ pub struct Session {
     /// Node where an open transaction (per the server's status flags) lives.
     tx_node: Option<usize>,
     status: StatusFlags,
+    control: Arc<Control>,
 }
 
 impl Session {
@@ -176,7 +179,10 @@ impl Session {
             charset: login.charset,
         };
         let n = shared.pools.len();
+        let control = Arc::new(Control::default());
+        shared.sessions.insert(id, control.clone());
         Session {
+            control,
             rng: seed(id),
             backends: (0..n).map(|_| None).collect(),
             shared,
@@ -193,8 +199,17 @@ impl Session {
     /// Serves commands until the client quits or goes away, then returns backend connections.
     pub async fn run(mut self) {
         let max = self.shared.config.proxy.max_packet_size;
+        let control = self.control.clone();
         loop {
-            let (seq, payload) = match self.io.read_packet(max).await {
+            if control.killed.load(Ordering::Acquire) {
+                info!(session = self.id, "killed");
+                break;
+            }
+            let read = tokio::select! {
+                r = self.io.read_packet(max) => r,
+                _ = control.kill.notified() => continue,
+            };
+            let (seq, payload) = match read {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) => {
@@ -209,6 +224,7 @@ impl Session {
             }
         }
         self.release();
+        self.shared.sessions.remove(&self.id);
     }
 
     async fn command(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
@@ -229,13 +245,26 @@ impl Session {
                 self.tx_node = None;
                 self.reply_ok(seq).await
             }
-            0x11 => {
-                self.reply_err(
-                    seq,
-                    errors::NOT_SUPPORTED,
-                    "COM_CHANGE_USER through Tandem: reconnect instead",
-                )
-                .await
+            0x11 => self.change_user(seq, &payload).await,
+            0x0c => {
+                // COM_PROCESS_KILL: a 4-byte connection id.
+                match payload.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+                    Some(b) => {
+                        let id = u32::from_le_bytes(b);
+                        self.kill(
+                            seq,
+                            control::Kill {
+                                id,
+                                query_only: false,
+                            },
+                        )
+                        .await
+                    }
+                    None => {
+                        self.reply_err(seq, errors::MALFORMED, "Malformed packet")
+                            .await
+                    }
+                }
             }
             // COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response.
             0x19 | 0x18 => self.forward(seq, payload, None, false).await.map(|_| ()),
@@ -250,6 +279,11 @@ impl Session {
     async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
         let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[]));
         let stmt = classify(&sql);
+        if stmt.kind == StatementKind::Kill {
+            if let Some(k) = control::parse_kill(&sql) {
+                return self.kill(seq, k).await;
+            }
+        }
         let now = Instant::now();
         let node = match self.policy.route(&stmt, now) {
             Route::Reader => self.pick_reader(),
@@ -343,7 +377,8 @@ impl Session {
                     .status
                     .contains(StatusFlags::IN_TRANS)
                     .then_some(target);
-                self.policy.on_response(self.status.bits(), !done.err);
+                self.policy
+                    .on_response_at(self.status.bits(), !done.err, Instant::now());
                 self.backends[target] = Some(backend);
                 Ok(Some((target, !done.err)))
             }
@@ -410,6 +445,7 @@ impl Session {
                 let (conn, permit) = pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
                     format!("Cannot connect to backend '{}': {e}", self.node_name(node))
                 })?;
+                self.track(node, Some(conn.connection_id));
                 Backend {
                     conn,
                     permit,
@@ -432,10 +468,17 @@ impl Session {
         Ok(b)
     }
 
+    fn put_back(&mut self, node: usize, b: Backend) {
+        if let Some(slot) = self.backends.get_mut(node) {
+            *slot = Some(b);
+        }
+    }
+
     fn lost_backend(&mut self, node: usize) {
         if let Some(slot) = self.backends.get_mut(node) {
             *slot = None;
         }
+        self.track(node, None);
         if self.tx_node == Some(node) {
             self.tx_node = None;
             self.policy
@@ -474,6 +517,11 @@ impl Session {
     fn release(&mut self) {
         for (node, slot) in self.backends.iter_mut().enumerate() {
             if let Some(b) = slot.take() {
+                if let Ok(mut ids) = self.control.backend_ids.lock() {
+                    if let Some(id) = ids.get_mut(node) {
+                        *id = None;
+                    }
+                }
                 let shared = self.shared.clone();
                 let key = self.key.clone();
                 tokio::spawn(async move {

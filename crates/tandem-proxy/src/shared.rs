@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use dashmap::DashMap;
+use tokio::sync::Notify;
 
 use arc_swap::ArcSwap;
 use tandem_monitor::{Monitor, Snapshot};
@@ -71,8 +74,22 @@ pub struct Stats {
     pub refused_no_writer: AtomicU64,
 }
 
+/// What other sessions may do to a session: find its backend threads (KILL QUERY) and end it
+/// (KILL CONNECTION).
+#[derive(Default)]
+pub struct Control {
+    /// Per node, the backend connection id the session holds there.
+    pub backend_ids: Mutex<Vec<Option<u32>>>,
+    /// Set by KILL CONNECTION.
+    pub killed: std::sync::atomic::AtomicBool,
+    /// Wakes an idle session that was killed.
+    pub kill: Notify,
+}
+
 pub struct Shared {
     pub config: Config,
+    /// Live sessions by Tandem connection id (the id clients see in the handshake).
+    pub sessions: DashMap<u32, Arc<Control>>,
     pub users: HashMap<String, User>,
     pub pools: Vec<Pool>,
     pub monitor: Monitor,
@@ -108,6 +125,7 @@ impl Shared {
             monitor,
             config,
             next_conn_id: AtomicU32::new(1),
+            sessions: DashMap::new(),
             stats: Stats::default(),
         })
     }
