@@ -2,6 +2,7 @@
 
 mod clients;
 mod cluster;
+mod codec_client;
 mod hostile;
 mod prestashop;
 mod routing;
