@@ -255,3 +255,40 @@ async fn connection_cap_and_graceful_shutdown() {
         "still accepting after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_connections_never_leak_a_schema() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "")).await;
+    let with_db = |db: Option<&str>| -> mysql_async::Opts {
+        mysql_async::OptsBuilder::from_opts(opts(&proxy, "shop"))
+            .db_name(db.map(str::to_owned))
+            .into()
+    };
+    for round in 0..5 {
+        let mut a = mysql_async::Conn::new(with_db(Some("tandem_test")))
+            .await
+            .expect("a");
+        a.query_drop("DO 1")
+            .await
+            .expect("write pins a writer connection");
+        a.query_drop("USE shop").await.expect("use");
+        a.disconnect().await.expect("a quits");
+        let mut b = mysql_async::Conn::new(with_db(None)).await.expect("b");
+        b.query_drop("DO 1").await.expect("b on the writer");
+        let db: Option<Option<String>> = b.query_first("SELECT DATABASE()").await.expect("b db");
+        assert_eq!(
+            db,
+            Some(None),
+            "round {round}: a schema leaked into a session without one"
+        );
+        b.disconnect().await.expect("b quits");
+        let mut c = mysql_async::Conn::new(with_db(Some("tandem_test")))
+            .await
+            .expect("c");
+        c.query_drop("DO 1").await.expect("c on the writer");
+        let db: Option<String> = c.query_first("SELECT DATABASE()").await.expect("c db");
+        assert_eq!(db.as_deref(), Some("tandem_test"), "round {round}");
+        c.disconnect().await.expect("c quits");
+    }
+}

@@ -1,8 +1,9 @@
 //! Per-node pools of authenticated backend connections. A session takes a connection on its first
 //! statement for that node and gives it back when the client leaves; the connection is reset with
 //! COM_RESET_CONNECTION before reuse (closed instead if the reset fails). Connections are keyed by
-//! what changes the wire format or the login (user, negotiated capabilities, character set), so a
-//! pooled connection always speaks exactly the dialect its next client negotiated.
+//! what changes the wire format or the login (user, login schema, negotiated capabilities,
+//! character set), so a pooled connection always speaks exactly the dialect its next client
+//! negotiated and starts in the schema that client asked for.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +20,8 @@ use crate::config::ProxyConfig;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     pub user: String,
+    /// The schema the connection was opened with (the client's login database).
+    pub database: Option<String>,
     pub capabilities: u64,
     pub charset: u8,
 }
@@ -83,7 +86,7 @@ impl Pool {
         let login = Login {
             user: &key.user,
             credential: Credential::NativeSha1(*sha1),
-            database: None,
+            database: key.database.as_deref(),
             capabilities: Capabilities::from_bits_truncate(key.capabilities),
             charset: key.charset,
         };

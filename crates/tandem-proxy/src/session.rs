@@ -166,15 +166,13 @@ pub struct Session {
 
 impl Session {
     pub fn new(shared: Arc<Shared>, io: ClientIo, login: ClientLogin, id: u32) -> Session {
-        let mut policy = SessionPolicy::new(PolicyConfig {
+        let policy = SessionPolicy::new(PolicyConfig {
             read_your_writes: shared.config.routing.read_your_writes,
             ..PolicyConfig::default()
         });
-        if let Some(db) = &login.database {
-            policy.on_init_db(db);
-        }
         let key = PoolKey {
             user: login.user.clone(),
+            database: login.database.clone(),
             capabilities: backend_capabilities(login.capabilities).bits(),
             charset: login.charset,
         };
@@ -240,8 +238,8 @@ impl Session {
             0x02 => self.init_db(seq, payload).await,
             0x1f => {
                 // COM_RESET_CONNECTION: drop pins and state; connections go back to the pools.
-                self.policy.reset();
                 self.release();
+                self.policy.reset();
                 self.tx_node = None;
                 self.reply_ok(seq).await
             }
@@ -514,13 +512,23 @@ impl Session {
     }
 
     /// Gives every held backend connection back to its pool (reset there, in the background).
+    /// COM_RESET_CONNECTION keeps the current schema, so after a `USE` the connections are
+    /// closed instead: a pooled connection always sits in its key's schema.
     fn release(&mut self) {
+        let changed_schema = self
+            .policy
+            .session_state()
+            .iter()
+            .any(|s| s.starts_with("USE "));
         for (node, slot) in self.backends.iter_mut().enumerate() {
             if let Some(b) = slot.take() {
                 if let Ok(mut ids) = self.control.backend_ids.lock() {
                     if let Some(id) = ids.get_mut(node) {
                         *id = None;
                     }
+                }
+                if changed_schema {
+                    continue; // closed: dropping the connection releases its permit
                 }
                 let shared = self.shared.clone();
                 let key = self.key.clone();

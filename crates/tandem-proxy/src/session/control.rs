@@ -168,13 +168,11 @@ impl Session {
         self.login.database = cu.database.clone().filter(|d| !d.is_empty());
         self.key = PoolKey {
             user: self.login.user.clone(),
+            database: self.login.database.clone(),
             capabilities: self.key.capabilities,
             charset: self.login.charset,
         };
         self.policy.reset();
-        if let Some(db) = self.login.database.clone() {
-            self.policy.on_init_db(&db);
-        }
         self.status = StatusFlags::AUTOCOMMIT;
         let ok = OkPacket::with_status(self.status);
         let mut p = BytesMut::new();
