@@ -113,3 +113,67 @@ async fn wrong_password_is_refused_with_1045() {
         other => panic!("expected a server error, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_reads_spread_and_prepared_writes_stay_on_cn1() {
+    let p = pair();
+    p.reset();
+    let proxy = start(&config_text(&p, "")).await;
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    c.query_drop("CREATE TABLE kv (id INT PRIMARY KEY, v VARCHAR(16))")
+        .await
+        .expect("create");
+    c.query_drop("INSERT INTO kv SELECT seq, CONCAT('v', seq) FROM seq_1_to_50")
+        .await
+        .expect("fill");
+    c.disconnect().await.expect("disconnect");
+    p.wait_synced(Duration::from_secs(10));
+    general_log_on(&p);
+
+    let mut r = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    let read = r
+        .prep("SELECT v FROM kv WHERE id = ? /* tp:read */")
+        .await
+        .expect("prepare");
+    for i in 1..=100u32 {
+        let id = i % 50 + 1;
+        let v: Option<String> = r.exec_first(&read, (id,)).await.expect("execute");
+        assert_eq!(v, Some(format!("v{id}")), "execution {i}");
+    }
+    r.close(read).await.expect("close");
+    let write = r
+        .prep("UPDATE kv SET v = ? WHERE id = ? /* tp:write */")
+        .await
+        .expect("prepare");
+    for i in 1..=10u32 {
+        r.exec_drop(&write, ("w", i)).await.expect("execute write");
+    }
+    r.disconnect().await.expect("disconnect");
+
+    let reads1 = logged(&p.cn1, "tp:read")
+        .iter()
+        .filter(|s| s.starts_with("SELECT"))
+        .count();
+    let reads2 = logged(&p.cn2, "tp:read")
+        .iter()
+        .filter(|s| s.starts_with("SELECT"))
+        .count();
+    assert!(
+        reads2 >= 20 && reads1 >= 20,
+        "prepared reads not spread: cn1 {reads1}, cn2 {reads2}"
+    );
+    let w2: Vec<String> = logged(&p.cn2, "tp:write");
+    assert!(w2.is_empty(), "a prepared write reached cn2: {w2:?}");
+    let w1 = logged(&p.cn1, "tp:write")
+        .iter()
+        .filter(|s| s.starts_with("UPDATE"))
+        .count();
+    assert_eq!(w1, 11, "one PREPARE and ten executions, all on cn1");
+    for n in [&p.cn1, &p.cn2] {
+        n.query("SET GLOBAL general_log = OFF");
+    }
+}

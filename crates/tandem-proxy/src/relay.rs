@@ -108,3 +108,27 @@ async fn forward_infile(
     }
     Ok(())
 }
+
+/// Reads one whole response into memory (for small, metadata-only responses such as
+/// COM_STMT_PREPARE's, which the proxy rewrites or consumes itself).
+pub async fn collect(
+    backend: &mut Conn,
+    cmd: Command,
+    caps: Capabilities,
+) -> Result<(bytes::BytesMut, tandem_protocol::Outcome), ConnError> {
+    let mut stream = ResponseStream::new(cmd, caps);
+    let mut out = bytes::BytesMut::new();
+    loop {
+        let scan = stream.scan(&backend.buf)?;
+        out.extend_from_slice(&backend.buf[..scan.consumed]);
+        backend.buf.advance(scan.consumed);
+        match scan.step {
+            Step::Done(outcome) => return Ok((out, outcome)),
+            Step::Continue => {}
+            Step::LocalInfile | Step::AuthRequest => {
+                return Err(ConnError::Login("unexpected request in a metadata response".into()))
+            }
+        }
+        backend.fill().await?;
+    }
+}

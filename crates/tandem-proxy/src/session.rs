@@ -28,6 +28,7 @@ use crate::relay::{relay, RelayError};
 use crate::shared::{Control, Shared};
 
 mod control;
+mod prepared;
 
 /// The client socket and its read buffer.
 pub struct ClientIo {
@@ -162,6 +163,10 @@ pub struct Session {
     tx_node: Option<usize>,
     status: StatusFlags,
     control: Arc<Control>,
+    /// Prepared statements by the id the client knows.
+    stmts: std::collections::HashMap<u32, prepared::Prepared>,
+    next_stmt: u32,
+    last_stmt: u32,
 }
 
 impl Session {
@@ -180,6 +185,9 @@ impl Session {
         let control = Arc::new(Control::default());
         shared.sessions.insert(id, control.clone());
         Session {
+            stmts: std::collections::HashMap::new(),
+            next_stmt: 0,
+            last_stmt: 0,
             control,
             rng: seed(id),
             backends: (0..n).map(|_| None).collect(),
@@ -240,6 +248,7 @@ impl Session {
                 // COM_RESET_CONNECTION: drop pins and state; connections go back to the pools.
                 self.release();
                 self.policy.reset();
+                self.stmts.clear();
                 self.tx_node = None;
                 self.reply_ok(seq).await
             }
@@ -264,8 +273,11 @@ impl Session {
                     }
                 }
             }
-            // COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA have no response.
-            0x19 | 0x18 => self.forward(seq, payload, None, false).await.map(|_| ()),
+            0x16 => self.stmt_prepare(seq, payload).await,
+            0x17 => self.stmt_execute(seq, payload).await,
+            0x18 => self.stmt_long_data(payload).await, // no response
+            0x19 => self.stmt_close(payload).await,     // no response
+            0x1a | 0x1c => self.stmt_on_writer(seq, payload).await,
             _ if tandem_protocol::Command::of(&payload).is_none() => {
                 self.reply_err(seq, errors::UNKNOWN_COMMAND, "Unknown command")
                     .await
@@ -329,8 +341,7 @@ impl Session {
                 None => return Ok(None),
             },
         };
-        let is_write = node.is_none();
-        let stat = if is_write {
+        let stat = if self.shared.view.load().writer() == Some(target) {
             &self.shared.stats.statements_writer
         } else {
             &self.shared.stats.statements_reader
@@ -476,6 +487,7 @@ impl Session {
         if let Some(slot) = self.backends.get_mut(node) {
             *slot = None;
         }
+        self.forget_node_stmts(node);
         self.track(node, None);
         if self.tx_node == Some(node) {
             self.tx_node = None;

@@ -159,6 +159,7 @@ impl Session {
             return Err(Stop::Client);
         };
         self.release();
+        self.stmts.clear();
         self.tx_node = None;
         self.login.user = cu.username.clone();
         self.login.sha1 = sha1;

@@ -1,0 +1,278 @@
+//! Prepared statements (COM_STMT_*). Clients see statement ids assigned by Tandem; each maps to
+//! the ids of the same statement prepared on the backends it has run on. A statement is prepared
+//! on the writer when the client prepares it (so errors and metadata are the writer's), and lazily
+//! on a reader the first time an execution of a side-effect-free statement is routed there. MySQL
+//! clients send parameter types only on the first execution, so Tandem remembers them and inserts
+//! them into the first execution on every other backend.
+//!
+//! Executions with a cursor, after SEND_LONG_DATA, or of statements that are not pure reads go to
+//! the writer, as do RESET and FETCH.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tandem_protocol::{Command, Outcome, LAST_PREPARED_STMT_ID};
+use tandem_router::{classify, Route, Statement};
+
+use super::{Session, Stop};
+use crate::errors;
+use crate::relay::collect;
+
+/// ER_UNKNOWN_STMT_HANDLER.
+const UNKNOWN_STMT: (u16, &str) = (1243, "HY000");
+
+/// One client-visible prepared statement.
+pub(super) struct Prepared {
+    /// The COM_STMT_PREPARE payload, to prepare it again elsewhere.
+    prepare: Bytes,
+    class: Statement,
+    params: u16,
+    /// Parameter types (2 bytes each) from the execution that bound them.
+    param_types: Option<Vec<u8>>,
+    /// Per node: the backend's statement id, and whether it has seen the parameter types.
+    on_node: Vec<Option<(u32, bool)>>,
+    /// SEND_LONG_DATA went to the writer: the next execution must go there too.
+    long_data: bool,
+}
+
+impl Session {
+    pub(super) async fn stmt_prepare(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let Some(node) = self.writer(seq).await? else {
+            return Ok(());
+        };
+        let mut b = match self.backend(node).await {
+            Ok(b) => b,
+            Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+        };
+        let caps = self.login.capabilities;
+        let sent = b.conn.send_command(&payload).await;
+        let result = match sent {
+            Ok(()) => collect(&mut b.conn, Command::StmtPrepare, caps).await,
+            Err(e) => Err(e),
+        };
+        let (mut raw, outcome) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                drop(b);
+                self.lost_backend(node);
+                let msg = format!("Lost connection to backend '{}': {e}", self.node_name(node));
+                return self.reply_err(seq, errors::BACKEND_LOST, &msg).await;
+            }
+        };
+        self.put_back(node, b);
+        if let Outcome::Prepared { ok, .. } = outcome {
+            self.next_stmt = self.next_stmt.wrapping_add(1).max(1);
+            let id = self.next_stmt;
+            // The prepare-OK is the first packet: header (4) + 0x00 + statement id (4).
+            if let Some(slot) = raw.get_mut(5..9) {
+                slot.copy_from_slice(&id.to_le_bytes());
+            }
+            let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[])).into_owned();
+            let mut on_node = vec![None; self.backends.len()];
+            if let Some(slot) = on_node.get_mut(node) {
+                *slot = Some((ok.statement_id, false));
+            }
+            self.stmts.insert(
+                id,
+                Prepared {
+                    prepare: payload,
+                    class: classify(&sql),
+                    params: ok.num_params,
+                    param_types: None,
+                    on_node,
+                    long_data: false,
+                },
+            );
+            self.last_stmt = id;
+        }
+        self.io.send(&raw).await.map_err(|_| Stop::Client)
+    }
+
+    /// The client id a COM_STMT_* packet names (MariaDB's "last prepared" id resolved).
+    fn client_stmt_id(&self, payload: &[u8]) -> Option<u32> {
+        let id = tandem_protocol::stmt_id(payload)?;
+        Some(if id == LAST_PREPARED_STMT_ID { self.last_stmt } else { id })
+    }
+
+    /// Makes sure `id` is prepared on `node`; returns the backend's statement id.
+    async fn ensure_prepared(&mut self, id: u32, node: usize) -> Result<u32, String> {
+        let stmt = self.stmts.get(&id).ok_or("unknown statement")?;
+        if let Some(Some((bid, _))) = stmt.on_node.get(node) {
+            return Ok(*bid);
+        }
+        let prepare = stmt.prepare.clone();
+        let mut b = self.backend(node).await?;
+        let caps = self.login.capabilities;
+        let res = match b.conn.send_command(&prepare).await {
+            Ok(()) => collect(&mut b.conn, Command::StmtPrepare, caps).await,
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok((_, Outcome::Prepared { ok, .. })) => {
+                self.put_back(node, b);
+                if let Some(slot) = self.stmts.get_mut(&id).and_then(|s| s.on_node.get_mut(node)) {
+                    *slot = Some((ok.statement_id, false));
+                }
+                Ok(ok.statement_id)
+            }
+            Ok((_, other)) => {
+                self.put_back(node, b);
+                Err(format!("preparing on '{}' failed: {other:?}", self.node_name(node)))
+            }
+            Err(e) => {
+                drop(b);
+                self.lost_backend(node);
+                Err(format!("Lost connection to backend '{}': {e}", self.node_name(node)))
+            }
+        }
+    }
+
+    pub(super) async fn stmt_execute(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let Some((id, stmt)) = self.client_stmt_id(&payload).and_then(|id| self.stmts.get(&id).map(|s| (id, s))) else {
+            return self.unknown_stmt(seq, &payload, "mysqld_stmt_execute").await;
+        };
+        let cursor = payload.get(5).is_some_and(|f| *f != 0);
+        let class = stmt.class;
+        let now = Instant::now();
+        let may_read = !cursor && !stmt.long_data && class.is_read_only();
+        let node = match may_read.then(|| self.policy.route(&class, now)) {
+            Some(Route::Reader) => self.pick_reader(),
+            _ => None,
+        };
+        let node = match node {
+            Some(n) => n,
+            None => match self.writer(seq).await? {
+                Some(w) => w,
+                None => return Ok(()),
+            },
+        };
+        let bid = match self.ensure_prepared(id, node).await {
+            Ok(bid) => bid,
+            Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+        };
+        let payload = self.rewrite_execute(id, node, bid, &payload);
+        if let Some(s) = self.stmts.get_mut(&id) {
+            s.long_data = false;
+        }
+        if let Some((_, true)) = self.forward(seq, payload, Some(node), true).await? {
+            let sql = self
+                .stmts
+                .get(&id)
+                .map(|s| String::from_utf8_lossy(s.prepare.get(1..).unwrap_or(&[])).into_owned())
+                .unwrap_or_default();
+            self.policy.on_statement(&class, &sql, now);
+        }
+        Ok(())
+    }
+
+    /// Puts the backend's id into an execution and, on a backend that has not seen them yet,
+    /// the remembered parameter types.
+    fn rewrite_execute(&mut self, id: u32, node: usize, bid: u32, payload: &[u8]) -> Bytes {
+        let mut out = BytesMut::from(payload);
+        let _ = tandem_protocol::rewrite_stmt_id(&mut out, bid);
+        let Some(stmt) = self.stmts.get_mut(&id) else {
+            return out.freeze();
+        };
+        let n = usize::from(stmt.params);
+        if n == 0 {
+            return out.freeze();
+        }
+        // [0x17][id u32][flags u8][iterations u32][null bitmap][new-params-bound u8][types]...
+        let flag_at = 10 + n.div_ceil(8);
+        let typed_here = stmt.on_node.get(node).copied().flatten().is_some_and(|(_, t)| t);
+        match out.get(flag_at).copied() {
+            Some(1) => {
+                if let Some(types) = out.get(flag_at + 1..flag_at + 1 + 2 * n) {
+                    stmt.param_types = Some(types.to_vec());
+                }
+            }
+            Some(0) if !typed_here => {
+                if let Some(types) = &stmt.param_types {
+                    let mut fixed = BytesMut::with_capacity(out.len() + types.len());
+                    fixed.extend_from_slice(out.get(..flag_at).unwrap_or(&[]));
+                    fixed.extend_from_slice(&[1]);
+                    fixed.extend_from_slice(types);
+                    fixed.extend_from_slice(out.get(flag_at + 1..).unwrap_or(&[]));
+                    out = fixed;
+                }
+            }
+            _ => {}
+        }
+        if let Some(Some((_, typed))) = stmt.on_node.get_mut(node) {
+            *typed = true;
+        }
+        out.freeze()
+    }
+
+    /// SEND_LONG_DATA (no response): to the writer; the next execution follows it there.
+    pub(super) async fn stmt_long_data(&mut self, payload: Bytes) -> Result<(), Stop> {
+        let Some(id) = self.client_stmt_id(&payload) else {
+            return Ok(());
+        };
+        let Some(node) = self.shared.view.load().writer() else {
+            return Ok(()); // the execution will be refused for want of a writer
+        };
+        let Ok(bid) = self.ensure_prepared(id, node).await else {
+            return Ok(());
+        };
+        if let Some(s) = self.stmts.get_mut(&id) {
+            s.long_data = true;
+        }
+        let mut p = BytesMut::from(&payload[..]);
+        let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
+        self.forward(0, p.freeze(), Some(node), false).await.map(|_| ())
+    }
+
+    /// RESET and FETCH: on the writer, with the backend's id.
+    pub(super) async fn stmt_on_writer(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let Some(id) = self.client_stmt_id(&payload).filter(|id| self.stmts.contains_key(id)) else {
+            return self.unknown_stmt(seq, &payload, "mysqld_stmt_reset").await;
+        };
+        let Some(node) = self.writer(seq).await? else {
+            return Ok(());
+        };
+        let bid = match self.ensure_prepared(id, node).await {
+            Ok(bid) => bid,
+            Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+        };
+        if let Some(s) = self.stmts.get_mut(&id) {
+            s.long_data = false;
+        }
+        let mut p = BytesMut::from(&payload[..]);
+        let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
+        self.forward(seq, p.freeze(), Some(node), true).await.map(|_| ())
+    }
+
+    /// CLOSE (no response): closed on every backend it was prepared on.
+    pub(super) async fn stmt_close(&mut self, payload: Bytes) -> Result<(), Stop> {
+        let Some(stmt) = self.client_stmt_id(&payload).and_then(|id| self.stmts.remove(&id)) else {
+            return Ok(());
+        };
+        for (node, slot) in stmt.on_node.iter().enumerate() {
+            let Some((bid, _)) = slot else { continue };
+            if let Some(Some(b)) = self.backends.get_mut(node) {
+                let mut p = vec![0x19];
+                p.extend_from_slice(&bid.to_le_bytes());
+                if b.conn.send_command(&p).await.is_err() {
+                    self.lost_backend(node);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the backend statement ids on a node whose connection is gone.
+    pub(super) fn forget_node_stmts(&mut self, node: usize) {
+        for s in self.stmts.values_mut() {
+            if let Some(slot) = s.on_node.get_mut(node) {
+                *slot = None;
+            }
+        }
+    }
+
+    async fn unknown_stmt(&mut self, seq: u8, payload: &[u8], what: &str) -> Result<(), Stop> {
+        let id = tandem_protocol::stmt_id(payload).unwrap_or(0);
+        let msg = format!("Unknown prepared statement handler ({id}) given to {what}");
+        self.reply_err(seq, UNKNOWN_STMT, &msg).await
+    }
+}
