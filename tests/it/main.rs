@@ -3,6 +3,7 @@
 mod clients;
 mod cluster;
 mod codec_client;
+mod failures;
 mod hostile;
 mod prestashop;
 mod routing;

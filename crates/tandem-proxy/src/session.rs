@@ -347,11 +347,25 @@ impl Session {
             &self.shared.stats.statements_reader
         };
         stat.fetch_add(1, Ordering::Relaxed);
-        let mut backend = match self.backend(target).await {
-            Ok(b) => b,
+        let (target, mut backend) = match self.backend(target).await {
+            Ok(b) => (target, b),
             Err(msg) => {
-                self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-                return Ok(None);
+                // A reader that cannot be reached (it may have just died, before the monitor
+                // noticed): the read falls back to the writer.
+                let writer = self.shared.view.load().writer().filter(|&w| w != target);
+                match writer {
+                    Some(w) if node.is_some() => match self.backend(w).await {
+                        Ok(b) => (w, b),
+                        Err(msg) => {
+                            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+                            return Ok(None);
+                        }
+                    },
+                    _ => {
+                        self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+                        return Ok(None);
+                    }
+                }
             }
         };
         if let Err(e) = backend.conn.send_command(&payload).await {
