@@ -292,3 +292,61 @@ async fn pooled_connections_never_leak_a_schema() {
         c.disconnect().await.expect("c quits");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_through_tandem() {
+    use sqlx::{Connection, Row};
+    let p = pair();
+    let proxy = start(&config_text(&p, "")).await;
+    let url = format!("mysql://app:apppass@127.0.0.1:{}/shop", proxy.addr.port());
+    let mut c = sqlx::MySqlConnection::connect(&url)
+        .await
+        .expect("sqlx connect");
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS sx (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(16))",
+    )
+    .execute(&mut c)
+    .await
+    .expect("create");
+    // sqlx uses server-side prepared statements for everything.
+    let done = sqlx::query("INSERT INTO sx (v) VALUES (?)")
+        .bind("a")
+        .execute(&mut c)
+        .await
+        .expect("insert");
+    let id = done.last_insert_id();
+    assert!(id > 0);
+    let row = sqlx::query("SELECT LAST_INSERT_ID() AS lid")
+        .fetch_one(&mut c)
+        .await
+        .expect("lid");
+    assert_eq!(row.get::<u64, _>("lid"), id);
+    let mut tx = c.begin().await.expect("begin");
+    sqlx::query("INSERT INTO sx (v) VALUES (?)")
+        .bind("in-tx")
+        .execute(&mut *tx)
+        .await
+        .expect("insert in tx");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sx WHERE v = 'in-tx'")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read own write in tx");
+    assert_eq!(n, 1);
+    tx.rollback().await.expect("rollback");
+    let rows = sqlx::query("SELECT seq FROM seq_1_to_300")
+        .fetch_all(&mut c)
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 300);
+    let v: Option<String> = sqlx::query_scalar("SELECT v FROM sx WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut c)
+        .await
+        .expect("select by id");
+    assert_eq!(v.as_deref(), Some("a"));
+    sqlx::query("DROP TABLE sx")
+        .execute(&mut c)
+        .await
+        .expect("drop");
+    c.close().await.expect("close");
+}
