@@ -61,3 +61,51 @@ async fn reader_killed_mid_statement() {
     p.start(NodeId::Cn2);
     p.reset();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_writable_node_holds_then_refuses_writes_reads_go_on() {
+    let p = pair();
+    p.reset();
+    let proxy = start(&config_text(&p, "")).await; // write_hold = 3s
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    for n in [&p.cn1, &p.cn2] {
+        n.query("SET GLOBAL read_only = ON");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the monitor sees it
+    let started = Instant::now();
+    let err = c
+        .query_drop("CREATE TABLE nope (id INT)")
+        .await
+        .expect_err("no writer");
+    let held = started.elapsed();
+    match err {
+        mysql_async::Error::Server(ref e) => {
+            assert_eq!((e.code, e.state.as_str()), (1290, "HY000"), "{e:?}");
+            assert!(e.message.contains("no writable backend"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        held >= Duration::from_millis(2500) && held < Duration::from_secs(10),
+        "held {held:?}"
+    );
+    let one: Option<i64> = c.query_first("SELECT 1").await.expect("reads go on");
+    assert_eq!(one, Some(1));
+    // A write issued while the writer is missing goes through once it is back.
+    let pending = tokio::spawn(async move {
+        let r = c.query_drop("CREATE TABLE yes (id INT)").await;
+        (r, c)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.cn1.query("SET GLOBAL read_only = OFF");
+    let (r, _c) = pending.await.expect("join");
+    r.expect("held write succeeded once cn1 was writable again");
+    assert_eq!(
+        p.cn1
+            .value("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'yes'"),
+        "1"
+    );
+    p.reset();
+}

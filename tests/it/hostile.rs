@@ -39,6 +39,8 @@ async fn raw_login(proxy: &Proxy) -> TcpStream {
         capabilities: Capabilities::PROTOCOL_41
             | Capabilities::SECURE_CONNECTION
             | Capabilities::PLUGIN_AUTH
+            | Capabilities::MULTI_STATEMENTS
+            | Capabilities::MULTI_RESULTS
             | Capabilities::CONNECT_WITH_DB,
         max_packet_size: 1 << 24,
         charset: 45,
@@ -188,4 +190,49 @@ async fn mariadb_cli_through_tandem() {
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(lines[0].parse::<u64>().is_ok_and(|id| id >= 1), "{stdout}");
     assert_eq!(lines[1], "1");
+}
+
+/// Sends a command and reads its whole response; returns how it ended.
+async fn roundtrip(
+    s: &mut TcpStream,
+    payload: &[u8],
+    caps: Capabilities,
+) -> tandem_protocol::Outcome {
+    s.write_all(&packet(0, payload)).await.expect("send");
+    let cmd = tandem_protocol::Command::of(payload).expect("command");
+    let mut rs = tandem_protocol::ResponseStream::new(cmd, caps);
+    loop {
+        let (seq, p) = read_packet(s).await.expect("response packet");
+        let len = u32::try_from(p.len()).expect("len");
+        match rs
+            .feed(tandem_protocol::PacketHeader { len, seq }, &p)
+            .expect("valid")
+        {
+            tandem_protocol::Step::Done(o) => return o,
+            tandem_protocol::Step::Continue => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_option_follows_the_session_to_every_node() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "")).await;
+    let caps =
+        Capabilities::PROTOCOL_41 | Capabilities::MULTI_STATEMENTS | Capabilities::MULTI_RESULTS;
+    let mut s = raw_login(&proxy).await;
+    let o = roundtrip(&mut s, b"\x03SELECT 1; SELECT 2", caps).await;
+    assert!(!o.is_err(), "multi-statements are on: {o:?}");
+    // MYSQL_OPTION_MULTI_STATEMENTS_OFF
+    let o = roundtrip(&mut s, &[0x1b, 1, 0], caps).await;
+    assert!(!o.is_err(), "{o:?}");
+    // Reads spread over both nodes: every one of them must now refuse a multi-statement.
+    for i in 0..20 {
+        let o = roundtrip(&mut s, b"\x03SELECT 1; SELECT 2", caps).await;
+        assert!(
+            matches!(o, tandem_protocol::Outcome::Err(ref e) if e.code == 1064),
+            "read {i}: {o:?}"
+        );
+    }
 }

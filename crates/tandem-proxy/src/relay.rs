@@ -126,7 +126,9 @@ pub async fn collect(
             Step::Done(outcome) => return Ok((out, outcome)),
             Step::Continue => {}
             Step::LocalInfile | Step::AuthRequest => {
-                return Err(ConnError::Login("unexpected request in a metadata response".into()))
+                return Err(ConnError::Login(
+                    "unexpected request in a metadata response".into(),
+                ))
             }
         }
         backend.fill().await?;

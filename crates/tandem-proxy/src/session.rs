@@ -141,6 +141,8 @@ impl ClientIo {
 struct Backend {
     conn: Conn,
     permit: Permit,
+    /// COM_SET_OPTION state of this connection (multi-statements switched off).
+    multi_off: bool,
     /// Session-state statements already applied on this connection.
     applied: Vec<String>,
 }
@@ -163,6 +165,8 @@ pub struct Session {
     tx_node: Option<usize>,
     status: StatusFlags,
     control: Arc<Control>,
+    /// The client switched multi-statements off with COM_SET_OPTION.
+    multi_off: bool,
     /// Prepared statements by the id the client knows.
     stmts: std::collections::HashMap<u32, prepared::Prepared>,
     next_stmt: u32,
@@ -186,6 +190,7 @@ impl Session {
         shared.sessions.insert(id, control.clone());
         Session {
             stmts: std::collections::HashMap::new(),
+            multi_off: false,
             next_stmt: 0,
             last_stmt: 0,
             control,
@@ -273,6 +278,7 @@ impl Session {
                     }
                 }
             }
+            0x1b => self.set_option(seq, payload).await,
             0x16 => self.stmt_prepare(seq, payload).await,
             0x17 => self.stmt_execute(seq, payload).await,
             0x18 => self.stmt_long_data(payload).await, // no response
@@ -314,6 +320,26 @@ impl Session {
     fn pick_reader(&mut self) -> Option<usize> {
         let view = self.shared.view.load();
         view.topology.reader(next_rand(&mut self.rng))
+    }
+
+    /// COM_SET_OPTION: run on the writer, then kept on every backend connection of the session.
+    async fn set_option(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
+        let off = match payload.get(1..3) {
+            Some([0, 0]) => false,
+            Some([1, 0]) => true,
+            _ => {
+                return self
+                    .reply_err(seq, errors::UNKNOWN_COMMAND, "Unknown COM_SET_OPTION")
+                    .await
+            }
+        };
+        if let Some((node, true)) = self.forward(seq, payload, None, true).await? {
+            self.multi_off = off;
+            if let Some(Some(b)) = self.backends.get_mut(node) {
+                b.multi_off = off;
+            }
+        }
+        Ok(())
     }
 
     async fn init_db(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
@@ -472,10 +498,33 @@ impl Session {
                 Backend {
                     conn,
                     permit,
+                    multi_off: false,
                     applied: Vec::new(),
                 }
             }
         };
+        if b.multi_off != self.multi_off {
+            let opt: u16 = if self.multi_off { 1 } else { 0 };
+            let mut p = vec![0x1b];
+            p.extend_from_slice(&opt.to_le_bytes());
+            let caps = self.login.capabilities;
+            let res = match b.conn.send_command(&p).await {
+                Ok(()) => {
+                    crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption, caps)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match res {
+                Ok((_, o)) if !o.is_err() => b.multi_off = self.multi_off,
+                _ => {
+                    return Err(format!(
+                        "Cannot restore COM_SET_OPTION on '{}'",
+                        self.node_name(node)
+                    ))
+                }
+            }
+        }
         let state = self.policy.session_state();
         if b.applied.as_slice() != state {
             for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
@@ -538,14 +587,16 @@ impl Session {
     }
 
     /// Gives every held backend connection back to its pool (reset there, in the background).
-    /// COM_RESET_CONNECTION keeps the current schema, so after a `USE` the connections are
-    /// closed instead: a pooled connection always sits in its key's schema.
+    /// COM_RESET_CONNECTION keeps the current schema (and COM_SET_OPTION state), so after a `USE`
+    /// (or multi-statements switched off) the connections are closed instead: a pooled connection
+    /// always sits in its key's schema with the negotiated options.
     fn release(&mut self) {
-        let changed_schema = self
-            .policy
-            .session_state()
-            .iter()
-            .any(|s| s.starts_with("USE "));
+        let changed_schema = self.multi_off
+            || self
+                .policy
+                .session_state()
+                .iter()
+                .any(|s| s.starts_with("USE "));
         for (node, slot) in self.backends.iter_mut().enumerate() {
             if let Some(b) = slot.take() {
                 if let Ok(mut ids) = self.control.backend_ids.lock() {

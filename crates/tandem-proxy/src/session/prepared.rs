@@ -91,7 +91,11 @@ impl Session {
     /// The client id a COM_STMT_* packet names (MariaDB's "last prepared" id resolved).
     fn client_stmt_id(&self, payload: &[u8]) -> Option<u32> {
         let id = tandem_protocol::stmt_id(payload)?;
-        Some(if id == LAST_PREPARED_STMT_ID { self.last_stmt } else { id })
+        Some(if id == LAST_PREPARED_STMT_ID {
+            self.last_stmt
+        } else {
+            id
+        })
     }
 
     /// Makes sure `id` is prepared on `node`; returns the backend's statement id.
@@ -110,26 +114,41 @@ impl Session {
         match res {
             Ok((_, Outcome::Prepared { ok, .. })) => {
                 self.put_back(node, b);
-                if let Some(slot) = self.stmts.get_mut(&id).and_then(|s| s.on_node.get_mut(node)) {
+                if let Some(slot) = self
+                    .stmts
+                    .get_mut(&id)
+                    .and_then(|s| s.on_node.get_mut(node))
+                {
                     *slot = Some((ok.statement_id, false));
                 }
                 Ok(ok.statement_id)
             }
             Ok((_, other)) => {
                 self.put_back(node, b);
-                Err(format!("preparing on '{}' failed: {other:?}", self.node_name(node)))
+                Err(format!(
+                    "preparing on '{}' failed: {other:?}",
+                    self.node_name(node)
+                ))
             }
             Err(e) => {
                 drop(b);
                 self.lost_backend(node);
-                Err(format!("Lost connection to backend '{}': {e}", self.node_name(node)))
+                Err(format!(
+                    "Lost connection to backend '{}': {e}",
+                    self.node_name(node)
+                ))
             }
         }
     }
 
     pub(super) async fn stmt_execute(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
-        let Some((id, stmt)) = self.client_stmt_id(&payload).and_then(|id| self.stmts.get(&id).map(|s| (id, s))) else {
-            return self.unknown_stmt(seq, &payload, "mysqld_stmt_execute").await;
+        let Some((id, stmt)) = self
+            .client_stmt_id(&payload)
+            .and_then(|id| self.stmts.get(&id).map(|s| (id, s)))
+        else {
+            return self
+                .unknown_stmt(seq, &payload, "mysqld_stmt_execute")
+                .await;
         };
         let cursor = payload.get(5).is_some_and(|f| *f != 0);
         let class = stmt.class;
@@ -179,7 +198,12 @@ impl Session {
         }
         // [0x17][id u32][flags u8][iterations u32][null bitmap][new-params-bound u8][types]...
         let flag_at = 10 + n.div_ceil(8);
-        let typed_here = stmt.on_node.get(node).copied().flatten().is_some_and(|(_, t)| t);
+        let typed_here = stmt
+            .on_node
+            .get(node)
+            .copied()
+            .flatten()
+            .is_some_and(|(_, t)| t);
         match out.get(flag_at).copied() {
             Some(1) => {
                 if let Some(types) = out.get(flag_at + 1..flag_at + 1 + 2 * n) {
@@ -220,12 +244,17 @@ impl Session {
         }
         let mut p = BytesMut::from(&payload[..]);
         let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
-        self.forward(0, p.freeze(), Some(node), false).await.map(|_| ())
+        self.forward(0, p.freeze(), Some(node), false)
+            .await
+            .map(|_| ())
     }
 
     /// RESET and FETCH: on the writer, with the backend's id.
     pub(super) async fn stmt_on_writer(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
-        let Some(id) = self.client_stmt_id(&payload).filter(|id| self.stmts.contains_key(id)) else {
+        let Some(id) = self
+            .client_stmt_id(&payload)
+            .filter(|id| self.stmts.contains_key(id))
+        else {
             return self.unknown_stmt(seq, &payload, "mysqld_stmt_reset").await;
         };
         let Some(node) = self.writer(seq).await? else {
@@ -240,12 +269,17 @@ impl Session {
         }
         let mut p = BytesMut::from(&payload[..]);
         let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
-        self.forward(seq, p.freeze(), Some(node), true).await.map(|_| ())
+        self.forward(seq, p.freeze(), Some(node), true)
+            .await
+            .map(|_| ())
     }
 
     /// CLOSE (no response): closed on every backend it was prepared on.
     pub(super) async fn stmt_close(&mut self, payload: Bytes) -> Result<(), Stop> {
-        let Some(stmt) = self.client_stmt_id(&payload).and_then(|id| self.stmts.remove(&id)) else {
+        let Some(stmt) = self
+            .client_stmt_id(&payload)
+            .and_then(|id| self.stmts.remove(&id))
+        else {
             return Ok(());
         };
         for (node, slot) in stmt.on_node.iter().enumerate() {
