@@ -5,6 +5,7 @@ mod clients;
 mod cluster;
 mod codec_client;
 mod failures;
+mod faults;
 mod hostile;
 mod prestashop;
 mod routing;

@@ -9,6 +9,7 @@
 
 mod conn;
 mod election;
+mod fence;
 mod gtid;
 mod health;
 mod poller;
@@ -16,6 +17,7 @@ mod status;
 
 pub use conn::{monitor_capabilities, Conn, ConnError, Login, QueryResult};
 pub use election::{Candidate, Election, ElectionSettings, Failback, Failover, WriterChange};
+pub use fence::{fence, FenceReport, FenceSettings};
 pub use gtid::GtidPosition;
 pub use health::{Health, HealthSettings, Transition};
 pub use poller::{check, Event, Monitor, MonitorConfig, NodeConfig, NodeSnapshot, Snapshot};

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::conn::{monitor_capabilities, Conn, ConnError, Login};
 use crate::election::{Candidate, Election, ElectionSettings, WriterChange};
+use crate::fence::{fence, FenceReport, FenceSettings};
 use crate::health::{Health, HealthSettings, Transition};
 use crate::status::{self, Flavor, NodeStatus};
 
@@ -44,6 +45,8 @@ pub struct MonitorConfig {
     pub election: ElectionSettings,
     /// Readers lagging more than this leave the read pool.
     pub max_lag: Duration,
+    /// Auto-increment fence run on a node before it takes over the writes.
+    pub fence: FenceSettings,
 }
 
 impl std::fmt::Debug for MonitorConfig {
@@ -130,10 +133,18 @@ pub enum Event {
     LagOver(String),
     /// Lag back under the limit.
     LagUnder(String),
+    /// A new writer's auto_increment counters were raised before it took writes.
+    Fenced {
+        /// The new writer.
+        node: String,
+        /// Tables and counters.
+        report: FenceReport,
+    },
 }
 
 enum Msg {
     Checked(usize, Result<NodeStatus, String>),
+    Fenced(usize, Result<FenceReport, String>),
     SetWriter(String, oneshot::Sender<Result<(), String>>),
 }
 
@@ -141,6 +152,8 @@ enum Msg {
 #[derive(Debug, Clone)]
 pub struct Monitor {
     snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Per node: wakes its check loop for an immediate check.
+    suspect: Arc<Vec<tokio::sync::Notify>>,
     events: broadcast::Sender<Event>,
     version: watch::Receiver<u64>,
     tx: mpsc::Sender<Msg>,
@@ -179,6 +192,13 @@ impl Monitor {
         let (vtx, vrx) = watch::channel(0);
         let (tx, rx) = mpsc::channel(64);
         let (up_tx, up_rx) = watch::channel(vec![false; config.nodes.len()]);
+        let suspect: Arc<Vec<tokio::sync::Notify>> = Arc::new(
+            config
+                .nodes
+                .iter()
+                .map(|_| tokio::sync::Notify::new())
+                .collect(),
+        );
         for (i, node) in config.nodes.iter().enumerate() {
             tokio::spawn(check_loop(
                 i,
@@ -186,9 +206,12 @@ impl Monitor {
                 config.clone(),
                 tx.clone(),
                 up_rx.clone(),
+                suspect.clone(),
             ));
         }
         let agg = Aggregator {
+            tx: tx.clone(),
+            pending_fence: None,
             health: vec![Health::new(); config.nodes.len()],
             election: Election::new(config.election),
             config,
@@ -200,6 +223,7 @@ impl Monitor {
         tokio::spawn(agg.run(rx));
         Monitor {
             snapshot,
+            suspect,
             events,
             version: vrx,
             tx,
@@ -226,6 +250,14 @@ impl Monitor {
         self.version.clone()
     }
 
+    /// A client of the node saw a hard failure (connection refused or reset): check it now
+    /// instead of at the next interval. Rise/fall still decide; this only shortens detection.
+    pub fn report_failure(&self, node: usize) {
+        if let Some(n) = self.suspect.get(node) {
+            n.notify_one();
+        }
+    }
+
     /// Moves writes to `node` (admin command; the node must be up and writable).
     pub async fn set_writer(&self, node: &str) -> Result<(), String> {
         let (tx, rx) = oneshot::channel();
@@ -243,6 +275,7 @@ async fn check_loop(
     config: MonitorConfig,
     tx: mpsc::Sender<Msg>,
     up: watch::Receiver<Vec<bool>>,
+    suspect: Arc<Vec<tokio::sync::Notify>>,
 ) {
     loop {
         let result = check(&address, &config).await;
@@ -255,7 +288,16 @@ async fn check_loop(
         } else {
             config.health.downinter
         };
-        tokio::time::sleep(wait).await;
+        let woken = async {
+            match suspect.get(idx) {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = woken => {}
+        }
     }
 }
 
@@ -296,6 +338,10 @@ pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, 
 }
 
 struct Aggregator {
+    /// To send fence results to itself.
+    tx: mpsc::Sender<Msg>,
+    /// A new writer elected but not published until its fence completes.
+    pending_fence: Option<usize>,
     config: MonitorConfig,
     health: Vec<Health>,
     election: Election,
@@ -310,6 +356,7 @@ impl Aggregator {
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Checked(i, result) => self.on_check(i, result),
+                Msg::Fenced(i, result) => self.on_fenced(i, result),
                 Msg::SetWriter(name, reply) => {
                     let _ = reply.send(self.on_set_writer(&name));
                 }
@@ -401,18 +448,93 @@ impl Aggregator {
         }
     }
 
+    fn on_fenced(&mut self, node: usize, result: Result<FenceReport, String>) {
+        if self.pending_fence != Some(node) {
+            return; // the election moved on meanwhile
+        }
+        let name = self.node_name(node);
+        match result {
+            Ok(report) => {
+                self.pending_fence = None;
+                self.emit(Event::Fenced { node: name, report });
+                let mut next = (*self.snapshot.load_full()).clone();
+                self.publish_writer(&mut next, None);
+            }
+            Err(e) => {
+                warn!(node = %name, error = %e, "auto_increment fence failed; retrying, writes held");
+                self.spawn_fence(node, Duration::from_millis(200));
+            }
+        }
+    }
+
+    fn node_name(&self, node: usize) -> String {
+        self.config
+            .nodes
+            .get(node)
+            .map(|n| n.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn spawn_fence(&self, node: usize, delay: Duration) {
+        let Some(address) = self.config.nodes.get(node).map(|n| n.address.clone()) else {
+            return;
+        };
+        let (tx, cfg) = (self.tx.clone(), self.config.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let timeout = cfg.health.timeout.max(Duration::from_secs(5));
+            let result = fence(&address, &cfg.user, &cfg.password, &cfg.fence, timeout)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Fenced(node, result)).await;
+        });
+    }
+
     fn publish_writer(&mut self, next: &mut Snapshot, change: Option<WriterChange>) {
         let before = next.writer;
-        next.writer = self.election.writer();
-        next.no_writer_reason = match next.writer {
-            Some(_) => String::new(),
-            None if !next.complete => "not checked yet".into(),
-            None => self.election.why_none(&candidates(&next.nodes)),
+        let elected = self.election.writer();
+        if let Some(change) = &change {
+            // A node taking over from another one is fenced first; the first writer and a
+            // returning writer are not (nobody else wrote meanwhile).
+            let takeover = match change {
+                WriterChange::Failover { .. } | WriterChange::Failback { .. } => true,
+                WriterChange::Manual { from } => *from != elected,
+                _ => false,
+            };
+            self.pending_fence = None;
+            if let (true, true, Some(w)) = (takeover, self.config.fence.enabled, elected) {
+                self.pending_fence = Some(w);
+                self.spawn_fence(w, Duration::ZERO);
+            }
+        }
+        if self.pending_fence.is_some() && self.pending_fence != elected {
+            self.pending_fence = None;
+        }
+        next.writer = if self.pending_fence.is_some() {
+            None
+        } else {
+            elected
+        };
+        next.no_writer_reason = match (next.writer, self.pending_fence) {
+            (Some(_), _) => String::new(),
+            (None, Some(w)) => format!("fencing auto_increment on {}", self.node_name(w)),
+            (None, None) if !next.complete => "not checked yet".into(),
+            (None, None) => self.election.why_none(&candidates(&next.nodes)),
+        };
+        let change = match change {
+            None if before != next.writer => Some(WriterChange::Returned),
+            other => other,
         };
         if let Some(change) = change {
             let name = |i: Option<usize>| i.and_then(|i| next.nodes.get(i)).map(|n| n.name.clone());
             let reason = match &change {
                 WriterChange::Lost { why, .. } => format!("writer lost: {why}"),
+                _ if next.writer.is_none() && self.pending_fence.is_some() => {
+                    format!("{change:?}, {}", next.no_writer_reason)
+                }
+                WriterChange::Returned if before.is_none() && self.pending_fence.is_none() => {
+                    "fence complete".to_owned()
+                }
                 other => format!("{other:?}"),
             };
             self.emit(Event::WriterChanged {

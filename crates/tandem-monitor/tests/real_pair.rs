@@ -27,6 +27,7 @@ fn config(p: &Pair) -> MonitorConfig {
         },
         election: Default::default(),
         max_lag: Duration::from_secs(5),
+        fence: Default::default(),
     }
 }
 

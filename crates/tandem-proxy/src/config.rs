@@ -27,6 +27,9 @@ pub struct Config {
     /// Routing knobs.
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// Writer safety: failover, failback, auto-increment fence.
+    #[serde(default)]
+    pub writer: WriterConfig,
     /// The database nodes, in any order; `weight` decides the writer.
     pub backends: Vec<BackendConfig>,
     /// The users clients may log in as (the same users exist on the backends).
@@ -137,6 +140,39 @@ impl Default for RoutingConfig {
     fn default() -> Self {
         RoutingConfig {
             read_your_writes: defaults::read_your_writes(),
+        }
+    }
+}
+
+/// `[writer]`: how the writer role moves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriterConfig {
+    /// `"safe"`: promote the next node by weight once it has caught up; `"off"`: never.
+    #[serde(default = "defaults::failover")]
+    pub failover: String,
+    /// `"manual"`: a returning node stays a reader; `"auto"`: it takes writes back once caught up.
+    #[serde(default = "defaults::failback")]
+    pub failback: String,
+    /// Raise auto_increment counters on a node before it takes over the writes.
+    #[serde(default = "defaults::yes")]
+    pub auto_increment_fence: bool,
+    /// Schemas to fence (empty: every non-system schema the monitor user can see).
+    #[serde(default)]
+    pub fence_schemas: Vec<String>,
+    /// How far above the current counter a new writer starts.
+    #[serde(default = "defaults::fence_margin")]
+    pub fence_margin: u64,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            failover: defaults::failover(),
+            failback: defaults::failback(),
+            auto_increment_fence: true,
+            fence_schemas: Vec::new(),
+            fence_margin: defaults::fence_margin(),
         }
     }
 }
@@ -262,6 +298,12 @@ impl Config {
         }
         if h.fall == 0 {
             return Err(invalid("health.fall", "must be at least 1"));
+        }
+        if !matches!(self.writer.failover.as_str(), "safe" | "off") {
+            return Err(invalid("writer.failover", "must be \"safe\" or \"off\""));
+        }
+        if !matches!(self.writer.failback.as_str(), "manual" | "auto") {
+            return Err(invalid("writer.failback", "must be \"manual\" or \"auto\""));
         }
         if self.monitor.user.is_empty() {
             return Err(invalid("monitor.user", "must not be empty"));
@@ -394,6 +436,18 @@ mod defaults {
     }
     pub fn read_your_writes() -> Option<Duration> {
         Some(Duration::from_secs(1))
+    }
+    pub fn failover() -> String {
+        "safe".into()
+    }
+    pub fn failback() -> String {
+        "manual".into()
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn fence_margin() -> u64 {
+        10_000
     }
 }
 

@@ -106,6 +106,14 @@ impl Pool {
         Some((entry.conn, Permit(self.total.clone())))
     }
 
+    /// Closes every idle connection (the node was seen failing: they are likely dead too).
+    pub fn purge(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+            idle.clear();
+        }
+    }
+
     /// Resets a connection and keeps it for reuse (or closes it).
     pub async fn put(&self, key: PoolKey, mut conn: Conn, permit: Permit) {
         let reset = tokio::time::timeout(self.connect_timeout, conn.reset()).await;

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tandem_monitor::{ElectionSettings, HealthSettings, Monitor, MonitorConfig, NodeConfig};
+use tandem_monitor::{
+    ElectionSettings, Failback, Failover, FenceSettings, HealthSettings, Monitor, MonitorConfig,
+    NodeConfig,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -50,8 +53,25 @@ pub fn monitor_config(config: &Config) -> MonitorConfig {
             fall: config.health.fall,
             timeout: config.health.timeout,
         },
-        election: ElectionSettings::default(),
+        election: ElectionSettings {
+            failover: if config.writer.failover == "off" {
+                Failover::Off
+            } else {
+                Failover::Safe
+            },
+            failback: if config.writer.failback == "auto" {
+                Failback::Auto
+            } else {
+                Failback::Manual
+            },
+        },
         max_lag: config.monitor.max_lag,
+        fence: FenceSettings {
+            enabled: config.writer.auto_increment_fence,
+            schemas: config.writer.fence_schemas.clone(),
+            margin: config.writer.fence_margin,
+            ..FenceSettings::default()
+        },
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tandem_monitor::Conn;
+use tandem_monitor::{Conn, ConnError};
 use tandem_protocol::{OkPacket, PacketHeader, StatusFlags, MAX_PAYLOAD_LEN};
 use tandem_router::{classify, PolicyConfig, Route, SessionPolicy, StatementKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,7 +23,7 @@ use tracing::{debug, info};
 
 use crate::errors::{self, write_err};
 use crate::frontend::{backend_capabilities, ClientLogin};
-use crate::pool::{Permit, PoolKey};
+use crate::pool::{Permit, PoolError, PoolKey};
 use crate::relay::{relay, RelayError};
 use crate::shared::{Control, Shared};
 
@@ -145,6 +145,34 @@ struct Backend {
     multi_off: bool,
     /// Session-state statements already applied on this connection.
     applied: Vec<String>,
+}
+
+/// Where a command goes.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// The elected writer (held and retried across a failover while not yet sent).
+    Writer,
+    /// A reader picked for a side-effect-free statement (other candidates on failure).
+    Read(usize),
+    /// Exactly this node (already resolved, e.g. the writer a prepared statement lives on).
+    Node(usize),
+}
+
+/// Why a backend connection could not be had.
+#[derive(Debug)]
+enum BackendError {
+    /// Connection refused, reset or timed out: the node looks dead.
+    Unreachable(String),
+    /// Anything else (pool cap, login refused, session state that would not apply).
+    Other(String),
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendError::Unreachable(m) | BackendError::Other(m) => f.write_str(m),
+        }
+    }
 }
 
 /// Why the loop stops.
@@ -288,7 +316,10 @@ impl Session {
                 self.reply_err(seq, errors::UNKNOWN_COMMAND, "Unknown command")
                     .await
             }
-            _ => self.forward(seq, payload, None, true).await.map(|_| ()),
+            _ => self
+                .forward(seq, payload, Target::Writer, true)
+                .await
+                .map(|_| ()),
         }
     }
 
@@ -301,11 +332,11 @@ impl Session {
             }
         }
         let now = Instant::now();
-        let node = match self.policy.route(&stmt, now) {
-            Route::Reader => self.pick_reader(),
-            Route::Writer => None,
+        let target = match self.policy.route(&stmt, now) {
+            Route::Reader => self.pick_reader().map_or(Target::Writer, Target::Read),
+            Route::Writer => Target::Writer,
         };
-        if let Some((target, true)) = self.forward(seq, payload.clone(), node, true).await? {
+        if let Some((target, true)) = self.forward(seq, payload.clone(), target, true).await? {
             self.policy.on_statement(&stmt, &sql, now);
             // The statement itself applied any session-state change on this connection.
             if let Some(Some(b)) = self.backends.get_mut(target) {
@@ -333,7 +364,7 @@ impl Session {
                     .await
             }
         };
-        if let Some((node, true)) = self.forward(seq, payload, None, true).await? {
+        if let Some((node, true)) = self.forward(seq, payload, Target::Writer, true).await? {
             self.multi_off = off;
             if let Some(Some(b)) = self.backends.get_mut(node) {
                 b.multi_off = off;
@@ -344,7 +375,7 @@ impl Session {
 
     async fn init_db(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
         let db = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[])).into_owned();
-        if let Some((_, true)) = self.forward(seq, payload, None, true).await? {
+        if let Some((_, true)) = self.forward(seq, payload, Target::Writer, true).await? {
             self.policy.on_init_db(&db);
         }
         Ok(())
@@ -357,15 +388,11 @@ impl Session {
         &mut self,
         seq: u8,
         payload: Bytes,
-        node: Option<usize>,
+        target: Target,
         expects_response: bool,
     ) -> Result<Option<(usize, bool)>, Stop> {
-        let target = match node {
-            Some(n) => n,
-            None => match self.writer(seq).await? {
-                Some(w) => w,
-                None => return Ok(None),
-            },
+        let Some((target, mut backend)) = self.acquire(seq, target).await? else {
+            return Ok(None);
         };
         let stat = if self.shared.view.load().writer() == Some(target) {
             &self.shared.stats.statements_writer
@@ -373,27 +400,6 @@ impl Session {
             &self.shared.stats.statements_reader
         };
         stat.fetch_add(1, Ordering::Relaxed);
-        let (target, mut backend) = match self.backend(target).await {
-            Ok(b) => (target, b),
-            Err(msg) => {
-                // A reader that cannot be reached (it may have just died, before the monitor
-                // noticed): the read falls back to the writer.
-                let writer = self.shared.view.load().writer().filter(|&w| w != target);
-                match writer {
-                    Some(w) if node.is_some() => match self.backend(w).await {
-                        Ok(b) => (w, b),
-                        Err(msg) => {
-                            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-                            return Ok(None);
-                        }
-                    },
-                    _ => {
-                        self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-                        return Ok(None);
-                    }
-                }
-            }
-        };
         if let Err(e) = backend.conn.send_command(&payload).await {
             drop(backend);
             self.lost_backend(target);
@@ -448,14 +454,73 @@ impl Session {
         }
     }
 
-    /// The elected writer, waiting up to `write_hold` for one. Sends the refusal itself.
-    async fn writer(&mut self, seq: u8) -> Result<Option<usize>, Stop> {
+    /// A backend connection for `target`, the statement not yet sent. A node that cannot be
+    /// reached is reported to the monitor (checked at once) and its idle pool purged; a read then
+    /// tries the next read candidate, a write waits (up to `write_hold`) for the monitor to elect
+    /// another writer and goes there. Returns `None` after telling the client why.
+    async fn acquire(&mut self, seq: u8, target: Target) -> Result<Option<(usize, Backend)>, Stop> {
+        let mut node = match target {
+            Target::Writer => match self.writer(seq, None).await? {
+                Some(w) => w,
+                None => return Ok(None),
+            },
+            Target::Read(n) | Target::Node(n) => n,
+        };
+        let mut tried: Vec<usize> = Vec::new();
+        loop {
+            let msg = match self.backend(node).await {
+                Ok(b) => return Ok(Some((node, b))),
+                Err(BackendError::Other(msg)) => msg,
+                Err(BackendError::Unreachable(msg)) => {
+                    self.suspect(node);
+                    tried.push(node);
+                    let next = match target {
+                        Target::Read(_) if tried.len() < 4 => {
+                            let view = self.shared.view.load();
+                            let r = next_rand(&mut self.rng);
+                            view.topology
+                                .read_candidates(r)
+                                .find(|n| !tried.contains(n))
+                        }
+                        Target::Writer if tried.len() < 4 => {
+                            match self.writer(seq, Some(node)).await? {
+                                Some(w) => Some(w),
+                                None => return Ok(None), // refused, client told
+                            }
+                        }
+                        _ => None,
+                    };
+                    match next {
+                        Some(n) => {
+                            node = n;
+                            continue;
+                        }
+                        None => msg,
+                    }
+                }
+            };
+            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+            return Ok(None);
+        }
+    }
+
+    /// A session saw `node` fail hard: purge its idle connections and have it checked now.
+    fn suspect(&self, node: usize) {
+        if let Some(pool) = self.shared.pools.get(node) {
+            pool.purge();
+        }
+        self.shared.monitor.report_failure(node);
+    }
+
+    /// The elected writer (other than `exclude`, a node just seen failing), waiting up to
+    /// `write_hold` for one. Sends the refusal itself.
+    async fn writer(&mut self, seq: u8, exclude: Option<usize>) -> Result<Option<usize>, Stop> {
         let hold = self.shared.config.proxy.write_hold;
         let deadline = tokio::time::Instant::now() + hold;
         let mut watch = self.shared.monitor.watch();
         loop {
             let view = self.shared.view.load();
-            if let Some(w) = view.writer() {
+            if let Some(w) = view.writer().filter(|&w| Some(w) != exclude) {
                 if let Some(tx) = self.tx_node.filter(|&t| t != w) {
                     let msg = format!(
                         "Transaction lost: writer changed from '{}' to '{}'; it was rolled back",
@@ -468,7 +533,10 @@ impl Session {
                 }
                 return Ok(Some(w));
             }
-            let reason = view.snapshot.no_writer_reason.clone();
+            let reason = match (view.writer(), exclude) {
+                (Some(w), Some(x)) if w == x => format!("{} unreachable", self.node_name(w)),
+                _ => view.snapshot.no_writer_reason.clone(),
+            };
             drop(view);
             let wait = tokio::time::timeout_at(deadline, watch.changed()).await;
             if !matches!(wait, Ok(Ok(()))) {
@@ -486,13 +554,23 @@ impl Session {
 
     /// Takes this session's connection to `node` (from the pool on first use) with the
     /// session's state applied.
-    async fn backend(&mut self, node: usize) -> Result<Backend, String> {
+    async fn backend(&mut self, node: usize) -> Result<Backend, BackendError> {
         let mut b = match self.backends.get_mut(node).and_then(Option::take) {
             Some(b) => b,
             None => {
-                let pool = self.shared.pools.get(node).ok_or("no such backend")?;
+                let pool = self
+                    .shared
+                    .pools
+                    .get(node)
+                    .ok_or_else(|| BackendError::Other("no such backend".into()))?;
                 let (conn, permit) = pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
-                    format!("Cannot connect to backend '{}': {e}", self.node_name(node))
+                    let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
+                    match e {
+                        PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
+                            BackendError::Unreachable(msg)
+                        }
+                        _ => BackendError::Other(msg),
+                    }
                 })?;
                 self.track(node, Some(conn.connection_id));
                 Backend {
@@ -518,10 +596,10 @@ impl Session {
             match res {
                 Ok((_, o)) if !o.is_err() => b.multi_off = self.multi_off,
                 _ => {
-                    return Err(format!(
+                    return Err(BackendError::Other(format!(
                         "Cannot restore COM_SET_OPTION on '{}'",
                         self.node_name(node)
-                    ))
+                    )))
                 }
             }
         }
@@ -529,10 +607,10 @@ impl Session {
         if b.applied.as_slice() != state {
             for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
                 if let Err(e) = b.conn.exec(stmt).await {
-                    return Err(format!(
+                    return Err(BackendError::Other(format!(
                         "Cannot restore session state on '{}': {e}",
                         self.node_name(node)
-                    ));
+                    )));
                 }
             }
             b.applied = state.to_vec();
@@ -550,6 +628,7 @@ impl Session {
         if let Some(slot) = self.backends.get_mut(node) {
             *slot = None;
         }
+        self.suspect(node);
         self.forget_node_stmts(node);
         self.track(node, None);
         if self.tx_node == Some(node) {

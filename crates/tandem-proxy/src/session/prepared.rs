@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use tandem_protocol::{Command, Outcome, LAST_PREPARED_STMT_ID};
 use tandem_router::{classify, Route, Statement};
 
-use super::{Session, Stop};
+use super::{Session, Stop, Target};
 use crate::errors;
 use crate::relay::collect;
 
@@ -37,12 +37,16 @@ pub(super) struct Prepared {
 
 impl Session {
     pub(super) async fn stmt_prepare(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
-        let Some(node) = self.writer(seq).await? else {
+        let Some(node) = self.writer(seq, None).await? else {
             return Ok(());
         };
         let mut b = match self.backend(node).await {
             Ok(b) => b,
-            Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+            Err(e) => {
+                return self
+                    .reply_err(seq, errors::BACKEND_LOST, &e.to_string())
+                    .await
+            }
         };
         let caps = self.login.capabilities;
         let sent = b.conn.send_command(&payload).await;
@@ -105,7 +109,7 @@ impl Session {
             return Ok(*bid);
         }
         let prepare = stmt.prepare.clone();
-        let mut b = self.backend(node).await?;
+        let mut b = self.backend(node).await.map_err(|e| e.to_string())?;
         let caps = self.login.capabilities;
         let res = match b.conn.send_command(&prepare).await {
             Ok(()) => collect(&mut b.conn, Command::StmtPrepare, caps).await,
@@ -154,14 +158,14 @@ impl Session {
         let class = stmt.class;
         let now = Instant::now();
         let may_read = !cursor && !stmt.long_data && class.is_read_only();
-        let node = match may_read.then(|| self.policy.route(&class, now)) {
+        let reader = match may_read.then(|| self.policy.route(&class, now)) {
             Some(Route::Reader) => self.pick_reader(),
             _ => None,
         };
-        let node = match node {
-            Some(n) => n,
-            None => match self.writer(seq).await? {
-                Some(w) => w,
+        let (node, target) = match reader {
+            Some(n) => (n, Target::Read(n)),
+            None => match self.writer(seq, None).await? {
+                Some(w) => (w, Target::Node(w)),
                 None => return Ok(()),
             },
         };
@@ -173,7 +177,7 @@ impl Session {
         if let Some(s) = self.stmts.get_mut(&id) {
             s.long_data = false;
         }
-        if let Some((_, true)) = self.forward(seq, payload, Some(node), true).await? {
+        if let Some((_, true)) = self.forward(seq, payload, target, true).await? {
             let sql = self
                 .stmts
                 .get(&id)
@@ -244,7 +248,7 @@ impl Session {
         }
         let mut p = BytesMut::from(&payload[..]);
         let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
-        self.forward(0, p.freeze(), Some(node), false)
+        self.forward(0, p.freeze(), Target::Node(node), false)
             .await
             .map(|_| ())
     }
@@ -257,7 +261,7 @@ impl Session {
         else {
             return self.unknown_stmt(seq, &payload, "mysqld_stmt_reset").await;
         };
-        let Some(node) = self.writer(seq).await? else {
+        let Some(node) = self.writer(seq, None).await? else {
             return Ok(());
         };
         let bid = match self.ensure_prepared(id, node).await {
@@ -269,7 +273,7 @@ impl Session {
         }
         let mut p = BytesMut::from(&payload[..]);
         let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
-        self.forward(seq, p.freeze(), Some(node), true)
+        self.forward(seq, p.freeze(), Target::Node(node), true)
             .await
             .map(|_| ())
     }
