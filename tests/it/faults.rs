@@ -36,6 +36,23 @@ async fn page(o: &mysql_async::Opts) -> Result<u64, mysql_async::Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writer_sigkilled_under_load_fails_over_without_collision() {
+    writer_fault_under_load(Fault::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_sigstopped_under_load_fails_over_without_collision() {
+    writer_fault_under_load(Fault::Stop).await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SIGKILL cn1, restart it later.
+    Kill,
+    /// SIGSTOP cn1 (hangs with its sockets open), SIGCONT it later.
+    Stop,
+}
+
+async fn writer_fault_under_load(fault: Fault) {
     let p = pair();
     p.reset();
     let proxy = start(&config_text(&p, "")).await; // inter 300ms, fall 2, write_hold 3s
@@ -76,15 +93,20 @@ async fn writer_sigkilled_under_load_fails_over_without_collision() {
     let cn1 = p.cn1.clone();
     let (kill_started, killed_at) = tokio::task::spawn_blocking(move || {
         let before = start_at.elapsed();
-        cn1.signal("KILL");
+        cn1.signal(if fault == Fault::Kill { "KILL" } else { "STOP" });
         (before, start_at.elapsed())
     })
     .await
     .expect("kill");
 
     tokio::time::sleep(Duration::from_secs(7)).await;
-    p.kill(NodeId::Cn1); // already dead: clears its pid file
-    p.start(NodeId::Cn1); // returns as a reader (failback is manual)
+    match fault {
+        Fault::Kill => {
+            p.kill(NodeId::Cn1); // already dead: clears its pid file
+            p.start(NodeId::Cn1); // returns as a reader (failback is manual)
+        }
+        Fault::Stop => p.cn1.signal("CONT"),
+    }
     let mut pages = Vec::new();
     for w in workers {
         pages.extend(w.await.expect("worker"));
@@ -105,8 +127,9 @@ async fn writer_sigkilled_under_load_fails_over_without_collision() {
         .map(|p| p.at)
         .min()
         .expect("writes resumed");
+    let window = first_after - killed_at;
     println!(
-        "failover: {} pages ok, {} failed; writes resumed {:?} after cn1 died (kill took {:?}; last ok page before it at -{:?})",
+        "{fault:?} failover: {} pages ok, {} failed; writes resumed {:?} after cn1 died (kill took {:?}; last ok page before it at -{:?})",
         ok.len(),
         errors.len(),
         first_after - killed_at,

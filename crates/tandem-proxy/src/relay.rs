@@ -30,12 +30,45 @@ pub enum RelayError {
     Backend { error: ConnError, forwarded: bool },
 }
 
+/// Ends a wait on a backend when the monitor marks its node down, so a statement in flight on a
+/// hung server (SIGSTOP, a partition) gets an error instead of hanging until the server returns.
+pub struct NodeWatch<'a> {
+    pub watch: tokio::sync::watch::Receiver<u64>,
+    pub is_down: Box<dyn Fn() -> bool + Send + Sync + 'a>,
+}
+
+impl NodeWatch<'_> {
+    /// Resolves once the node is (or becomes) down.
+    async fn down(&mut self) {
+        loop {
+            if (self.is_down)() {
+                return;
+            }
+            if self.watch.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Reads more from the backend, unless its node goes down first.
+async fn fill_or_down(backend: &mut Conn, node: &mut NodeWatch<'_>) -> Result<usize, ConnError> {
+    tokio::select! {
+        r = backend.fill() => r,
+        _ = node.down() => Err(ConnError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the node was marked down while the statement ran",
+        ))),
+    }
+}
+
 /// Relays the response to `cmd` (already sent) until it is complete.
 pub async fn relay(
     backend: &mut Conn,
     client: &mut ClientIo,
     cmd: Command,
     caps: Capabilities,
+    node: &mut NodeWatch<'_>,
 ) -> Result<Done, RelayError> {
     let mut stream = ResponseStream::new(cmd, caps);
     let mut forwarded = false;
@@ -72,8 +105,7 @@ pub async fn relay(
             }
             Step::Continue => {}
         }
-        backend
-            .fill()
+        fill_or_down(backend, node)
             .await
             .map_err(|error| RelayError::Backend { error, forwarded })?;
     }

@@ -418,14 +418,16 @@ impl Session {
             self.backends[target] = Some(backend);
             return Ok(None);
         };
-        match relay(
-            &mut backend.conn,
-            &mut self.io,
-            cmd,
-            self.login.capabilities,
-        )
-        .await
-        {
+        let shared = self.shared.clone();
+        let mut node_watch = crate::relay::NodeWatch {
+            watch: self.shared.monitor.watch(),
+            is_down: Box::new(move || {
+                let view = shared.view.load();
+                view.snapshot.nodes.get(target).is_some_and(|n| !n.up)
+            }),
+        };
+        let caps = self.login.capabilities;
+        match relay(&mut backend.conn, &mut self.io, cmd, caps, &mut node_watch).await {
             Ok(done) => {
                 self.status = done.status.unwrap_or(self.status);
                 self.tx_node = self
