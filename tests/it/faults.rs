@@ -129,10 +129,10 @@ async fn writer_fault_under_load(fault: Fault) {
         .expect("writes resumed");
     let window = first_after - killed_at;
     println!(
-        "{fault:?} failover: {} pages ok, {} failed; writes resumed {:?} after cn1 died (kill took {:?}; last ok page before it at -{:?})",
+        "{fault:?} failover: {} pages ok, {} failed; writes resumed {window:?} after cn1 died \
+         (signal took {:?}; last ok page before it at -{:?})",
         ok.len(),
         errors.len(),
-        first_after - killed_at,
         killed_at - kill_started,
         killed_at.saturating_sub(last_before)
     );
@@ -140,14 +140,19 @@ async fn writer_fault_under_load(fault: Fault) {
         println!("  error at {:?}: {:?}", e.at, e.result);
     }
     assert!(
-        first_after - killed_at < Duration::from_secs(5),
-        "writes did not resume in time"
+        window < Duration::from_secs(5),
+        "writes did not resume in time: {window:?}"
     );
     assert!(
         errors
             .iter()
-            .all(|e| e.at > killed_at - Duration::from_millis(200)),
-        "errors before the kill"
+            .all(|e| e.at + Duration::from_millis(10) >= kill_started),
+        "errors before the fault"
+    );
+    assert!(
+        errors.len() <= 16,
+        "only statements in flight at the fault may fail: {} failed",
+        errors.len()
     );
 
     let ids: Vec<u64> = ok.iter().filter_map(|p| p.result.clone().ok()).collect();
