@@ -97,10 +97,8 @@ async fn hostile_clients_get_errors_or_clean_disconnects() {
 
     // 2. After login, a packet header announcing more than max_packet_size: ERR 1153, closed.
     let mut s = raw_login(&proxy).await;
-    s.write_all(&[0xff, 0xff, 0xff, 0x00])
-        .await
-        .expect("send header");
-    s.write_all(&vec![0x03; 1 << 20]).await.expect("send part");
+    s.write_all(&[0xff, 0xff, 0xff, 0x00]).await.ok(); // Tandem may refuse on the header and stop reading: writes can fail
+    s.write_all(&vec![0x03; 1 << 20]).await.ok();
     s.write_all(&[0xff, 0xff, 0xff, 0x01]).await.ok();
     s.write_all(&vec![0x20; 1 << 16]).await.ok();
     let (_, err) = read_packet(&mut s).await.expect("an error packet");

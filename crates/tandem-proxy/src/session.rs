@@ -133,6 +133,24 @@ impl ClientIo {
         }
     }
 
+    /// Closes after an error sent mid-request: stops writing, then discards what the client is
+    /// still sending (at most 64 MiB, for at most 2 s), so closing with unread input does not
+    /// reset the connection and destroy the error packet before the client reads it.
+    pub async fn linger_close(&mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut sink = vec![0u8; 64 * 1024];
+        let mut left: usize = 64 << 20;
+        let drain = async {
+            while left > 0 {
+                match self.stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+    }
+
     async fn send(&mut self, out: &BytesMut) -> std::io::Result<()> {
         self.stream.write_all(out).await
     }
@@ -254,6 +272,7 @@ impl Session {
                 Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) => {
                     let msg = "Got a packet bigger than 'max_allowed_packet' bytes";
                     let _ = self.reply_err(0, errors::PACKET_TOO_LARGE, msg).await;
+                    self.io.linger_close().await;
                     break;
                 }
                 Err(_) => break,
