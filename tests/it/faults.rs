@@ -198,3 +198,65 @@ async fn writer_fault_under_load(fault: Fault) {
     }
     p.reset();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_waits_for_a_delayed_replica_to_catch_up() {
+    let p = pair();
+    p.reset();
+    let proxy = start(&config_text(&p, "")).await; // write_hold = 3s
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    c.query_drop("CREATE TABLE d (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .expect("create");
+    p.wait_synced(Duration::from_secs(10));
+    // cn2 receives but does not apply cn1's writes.
+    p.cn2.query("STOP SLAVE SQL_THREAD");
+    for i in 0..50 {
+        c.query_drop(format!("INSERT INTO d (v) VALUES ({i})"))
+            .await
+            .expect("insert on cn1");
+    }
+    c.disconnect().await.expect("disconnect");
+    tandem_testkit::eventually(Duration::from_secs(10), "cn2 received cn1's writes", || {
+        let s = p.cn2.slave_status();
+        (s.get("Read_Master_Log_Pos") != s.get("Exec_Master_Log_Pos")).then_some(())
+    });
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    p.kill(NodeId::Cn1);
+    // cn2 has not applied everything it got from cn1: no failover, writes held then refused.
+    let err = c
+        .query_drop("INSERT INTO d (v) VALUES (-1)")
+        .await
+        .expect_err("no caught-up writer");
+    assert!(
+        matches!(err, mysql_async::Error::Server(ref e) if e.code == 1290),
+        "{err:?}"
+    );
+    assert_eq!(
+        p.cn2.value("SELECT COUNT(*) FROM shop.d"),
+        "0",
+        "cn2 wrote before catching up"
+    );
+    // Once cn2 applies its relay log, it takes over (fenced) and the write goes through.
+    p.cn2.query("START SLAVE SQL_THREAD");
+    let started = Instant::now();
+    c.query_drop("INSERT INTO d (v) VALUES (-2)")
+        .await
+        .expect("write after catch-up");
+    println!(
+        "write accepted {:?} after cn2's SQL thread restarted",
+        started.elapsed()
+    );
+    let rows = p.cn2.query("SELECT COUNT(*), MAX(id) FROM shop.d");
+    assert_eq!(rows[0][0], "51", "cn1's 50 rows and the new one");
+    let max: u64 = rows[0][1].parse().expect("max id");
+    assert!(max > 50 + 9_000, "the new row is above the fence: {max}");
+    p.start(NodeId::Cn1);
+    p.wait_synced(Duration::from_secs(30));
+    assert_eq!(p.cn1.value("SELECT COUNT(*) FROM shop.d"), "51");
+    p.reset();
+}
