@@ -8,18 +8,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::ChangeUserOpts;
 use tandem_testkit::pair;
 
-use crate::support::{config_text, opts, start};
-
-async fn shop_tables(c: &mut mysql_async::Conn) {
-    for sql in [
-        "CREATE TABLE IF NOT EXISTS ps_orders (id_order INT AUTO_INCREMENT PRIMARY KEY, id_customer INT, total DECIMAL(10,2), created DATETIME)",
-        "CREATE TABLE IF NOT EXISTS ps_order_detail (id_order_detail INT AUTO_INCREMENT PRIMARY KEY, id_order INT NOT NULL, product VARCHAR(64))",
-        "CREATE TABLE IF NOT EXISTS ps_product (id_product INT PRIMARY KEY, name VARCHAR(64))",
-        "INSERT IGNORE INTO ps_product VALUES (1,'mug'),(2,'shirt'),(3,'poster')",
-    ] {
-        c.query_drop(sql).await.expect(sql);
-    }
-}
+use crate::support::{config_text, opts, shop_tables, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn php_pdo_and_mysqli() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use tandem_testkit::{pair, NodeId};
 
-use crate::support::{config_text, opts, start};
+use crate::support::{config_text, opts, shop_tables, start};
 
 #[derive(Debug)]
 struct Page {
@@ -59,14 +59,7 @@ async fn writer_fault_under_load(fault: Fault) {
     let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
         .await
         .expect("connect");
-    for sql in [
-        "CREATE TABLE ps_orders (id_order INT AUTO_INCREMENT PRIMARY KEY, id_customer INT, total DECIMAL(10,2), created DATETIME)",
-        "CREATE TABLE ps_order_detail (id_order_detail INT AUTO_INCREMENT PRIMARY KEY, id_order INT NOT NULL, product VARCHAR(64))",
-        "CREATE TABLE ps_product (id_product INT PRIMARY KEY, name VARCHAR(64))",
-        "INSERT INTO ps_product VALUES (1,'mug'),(2,'shirt')",
-    ] {
-        c.query_drop(sql).await.expect(sql);
-    }
+    shop_tables(&mut c).await;
     c.disconnect().await.expect("disconnect");
     p.wait_synced(Duration::from_secs(10));
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use tandem_testkit::pair;
 
-use crate::support::{config_text, opts, start};
+use crate::support::{config_text, opts, shop_tables, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prestashop_workload_never_collides() {
@@ -25,22 +25,7 @@ async fn prestashop_workload_never_collides() {
     let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
         .await
         .expect("connect");
-    c.query_drop(
-        "CREATE TABLE ps_orders (id_order INT AUTO_INCREMENT PRIMARY KEY, id_customer INT, total DECIMAL(10,2), created DATETIME)",
-    )
-    .await
-    .expect("orders");
-    c.query_drop(
-        "CREATE TABLE ps_order_detail (id_order_detail INT AUTO_INCREMENT PRIMARY KEY, id_order INT NOT NULL, product VARCHAR(64))",
-    )
-    .await
-    .expect("details");
-    c.query_drop("CREATE TABLE ps_product (id_product INT PRIMARY KEY, name VARCHAR(64))")
-        .await
-        .expect("products");
-    c.query_drop("INSERT INTO ps_product VALUES (1,'mug'),(2,'shirt'),(3,'poster')")
-        .await
-        .expect("seed");
+    shop_tables(&mut c).await;
     c.disconnect().await.expect("disconnect");
     p.wait_synced(Duration::from_secs(10));
 

@@ -126,3 +126,16 @@ pub fn logged(node: &tandem_testkit::Node, marker: &str) -> Vec<String> {
     .map(|r| r.join("\t"))
     .collect()
 }
+
+/// The PrestaShop-style tables the workload tests use (`ps_orders`, `ps_order_detail`, and
+/// `ps_product` with three products), created if missing.
+pub async fn shop_tables(c: &mut mysql_async::Conn) {
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS ps_orders (id_order INT AUTO_INCREMENT PRIMARY KEY, id_customer INT, total DECIMAL(10,2), created DATETIME)",
+        "CREATE TABLE IF NOT EXISTS ps_order_detail (id_order_detail INT AUTO_INCREMENT PRIMARY KEY, id_order INT NOT NULL, product VARCHAR(64))",
+        "CREATE TABLE IF NOT EXISTS ps_product (id_product INT PRIMARY KEY, name VARCHAR(64))",
+        "INSERT IGNORE INTO ps_product VALUES (1,'mug'),(2,'shirt'),(3,'poster')",
+    ] {
+        c.query_drop(sql).await.expect(sql);
+    }
+}

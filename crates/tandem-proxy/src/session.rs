@@ -8,153 +8,26 @@
 //! with an error if that node stops being the writer; a backend failure before any byte reached
 //! the client becomes an error packet, after that a disconnect.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tandem_monitor::{Conn, ConnError};
-use tandem_protocol::{OkPacket, PacketHeader, StatusFlags, MAX_PAYLOAD_LEN};
+use bytes::{Bytes, BytesMut};
+use tandem_monitor::Conn;
+use tandem_protocol::{OkPacket, StatusFlags};
 use tandem_router::{classify, PolicyConfig, Route, SessionPolicy, StatementKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+pub use crate::client_io::{ClientIo, TooLarge};
 use crate::errors::{self, write_err};
 use crate::frontend::{backend_capabilities, ClientLogin};
-use crate::pool::{Permit, PoolError, PoolKey};
+use crate::pool::{Permit, PoolKey};
 use crate::relay::{relay, RelayError};
 use crate::shared::{Control, Shared};
 
+mod backends;
 mod control;
 mod prepared;
-
-/// The client socket and its read buffer.
-pub struct ClientIo {
-    pub stream: TcpStream,
-    pub buf: BytesMut,
-    pub peer: SocketAddr,
-}
-
-/// A packet longer than the configured maximum.
-#[derive(Debug)]
-pub struct TooLarge;
-
-impl std::fmt::Display for TooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("packet larger than max_packet_size")
-    }
-}
-impl std::error::Error for TooLarge {}
-
-impl ClientIo {
-    pub fn new(stream: TcpStream, peer: SocketAddr) -> ClientIo {
-        ClientIo {
-            stream,
-            buf: BytesMut::with_capacity(8 * 1024),
-            peer,
-        }
-    }
-
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(8 * 1024);
-        }
-        self.stream.read_buf(&mut self.buf).await
-    }
-
-    /// Reads one logical packet (continuations joined). `Ok(None)`: the client closed cleanly
-    /// between packets. A length above `max` is refused before buffering it.
-    pub async fn read_packet(&mut self, max: usize) -> std::io::Result<Option<(u8, Bytes)>> {
-        let mut joined: Option<BytesMut> = None;
-        let mut first_seq = None;
-        loop {
-            let so_far = joined.as_ref().map_or(0, BytesMut::len);
-            let limit = max.saturating_sub(so_far);
-            let Some((h, payload)) = self.read_physical(joined.is_none(), limit).await? else {
-                return Ok(None);
-            };
-            first_seq.get_or_insert(h.seq);
-            let more = h.len as usize == MAX_PAYLOAD_LEN;
-            match joined.as_mut() {
-                None if !more => return Ok(Some((h.seq, payload))),
-                None => joined = Some(BytesMut::from(&payload[..])),
-                Some(j) => j.extend_from_slice(&payload),
-            }
-            if !more {
-                let seq = first_seq.unwrap_or(h.seq);
-                return Ok(joined.take().map(|j| (seq, j.freeze())));
-            }
-        }
-    }
-
-    /// One physical packet; a header announcing more than `limit` payload bytes is refused
-    /// before anything is buffered for it.
-    async fn read_physical(
-        &mut self,
-        eof_ok: bool,
-        limit: usize,
-    ) -> std::io::Result<Option<(PacketHeader, Bytes)>> {
-        loop {
-            if let Some(h) = PacketHeader::parse(&self.buf) {
-                if h.len as usize > limit {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        TooLarge,
-                    ));
-                }
-                let total = 4 + h.len as usize;
-                if self.buf.len() >= total {
-                    self.buf.advance(4);
-                    return Ok(Some((h, self.buf.split_to(h.len as usize).freeze())));
-                }
-                self.buf.reserve(total - self.buf.len());
-            }
-            if self.fill().await? == 0 {
-                if eof_ok && self.buf.is_empty() {
-                    return Ok(None);
-                }
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-    }
-
-    /// Reads one physical packet and returns it with its header bytes (for LOCAL INFILE data).
-    pub async fn read_physical_raw(&mut self) -> std::io::Result<(PacketHeader, Bytes)> {
-        match self.read_physical(false, MAX_PAYLOAD_LEN).await? {
-            Some((h, payload)) => {
-                let mut raw = BytesMut::with_capacity(4 + payload.len());
-                raw.extend_from_slice(&h.encode());
-                raw.extend_from_slice(&payload);
-                Ok((h, raw.freeze()))
-            }
-            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
-        }
-    }
-
-    /// Closes after an error sent mid-request: stops writing, then discards what the client is
-    /// still sending (at most 64 MiB, for at most 2 s), so closing with unread input does not
-    /// reset the connection and destroy the error packet before the client reads it.
-    pub async fn linger_close(&mut self) {
-        let _ = self.stream.shutdown().await;
-        let mut sink = vec![0u8; 64 * 1024];
-        let mut left: usize = 64 << 20;
-        let drain = async {
-            while left > 0 {
-                match self.stream.read(&mut sink).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => left = left.saturating_sub(n),
-                }
-            }
-        };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
-    }
-
-    async fn send(&mut self, out: &BytesMut) -> std::io::Result<()> {
-        self.stream.write_all(out).await
-    }
-}
 
 struct Backend {
     conn: Conn,
@@ -473,170 +346,6 @@ impl Session {
                 Ok(None)
             }
         }
-    }
-
-    /// A backend connection for `target`, the statement not yet sent. A node that cannot be
-    /// reached is reported to the monitor (checked at once) and its idle pool purged; a read then
-    /// tries the next read candidate, a write waits (up to `write_hold`) for the monitor to elect
-    /// another writer and goes there. Returns `None` after telling the client why.
-    async fn acquire(&mut self, seq: u8, target: Target) -> Result<Option<(usize, Backend)>, Stop> {
-        let mut node = match target {
-            Target::Writer => match self.writer(seq, None).await? {
-                Some(w) => w,
-                None => return Ok(None),
-            },
-            Target::Read(n) | Target::Node(n) => n,
-        };
-        let mut tried: Vec<usize> = Vec::new();
-        loop {
-            let msg = match self.backend(node).await {
-                Ok(b) => return Ok(Some((node, b))),
-                Err(BackendError::Other(msg)) => msg,
-                Err(BackendError::Unreachable(msg)) => {
-                    self.suspect(node);
-                    tried.push(node);
-                    let next = match target {
-                        Target::Read(_) if tried.len() < 4 => {
-                            let view = self.shared.view.load();
-                            let r = next_rand(&mut self.rng);
-                            view.topology
-                                .read_candidates(r)
-                                .find(|n| !tried.contains(n))
-                        }
-                        Target::Writer if tried.len() < 4 => {
-                            match self.writer(seq, Some(node)).await? {
-                                Some(w) => Some(w),
-                                None => return Ok(None), // refused, client told
-                            }
-                        }
-                        _ => None,
-                    };
-                    match next {
-                        Some(n) => {
-                            node = n;
-                            continue;
-                        }
-                        None => msg,
-                    }
-                }
-            };
-            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-            return Ok(None);
-        }
-    }
-
-    /// A session saw `node` fail hard: purge its idle connections and have it checked now.
-    fn suspect(&self, node: usize) {
-        if let Some(pool) = self.shared.pools.get(node) {
-            pool.purge();
-        }
-        self.shared.monitor.report_failure(node);
-    }
-
-    /// The elected writer (other than `exclude`, a node just seen failing), waiting up to
-    /// `write_hold` for one. Sends the refusal itself.
-    async fn writer(&mut self, seq: u8, exclude: Option<usize>) -> Result<Option<usize>, Stop> {
-        let hold = self.shared.config.proxy.write_hold;
-        let deadline = tokio::time::Instant::now() + hold;
-        let mut watch = self.shared.monitor.watch();
-        loop {
-            let view = self.shared.view.load();
-            if let Some(w) = view.writer().filter(|&w| Some(w) != exclude) {
-                if let Some(tx) = self.tx_node.filter(|&t| t != w) {
-                    let msg = format!(
-                        "Transaction lost: writer changed from '{}' to '{}'; it was rolled back",
-                        self.node_name(tx),
-                        self.node_name(w)
-                    );
-                    self.lost_backend(tx);
-                    self.reply_err(seq, errors::TRANSACTION_LOST, &msg).await?;
-                    return Ok(None);
-                }
-                return Ok(Some(w));
-            }
-            let reason = match (view.writer(), exclude) {
-                (Some(w), Some(x)) if w == x => format!("{} unreachable", self.node_name(w)),
-                _ => view.snapshot.no_writer_reason.clone(),
-            };
-            drop(view);
-            let wait = tokio::time::timeout_at(deadline, watch.changed()).await;
-            if !matches!(wait, Ok(Ok(()))) {
-                self.shared
-                    .stats
-                    .refused_no_writer
-                    .fetch_add(1, Ordering::Relaxed);
-                let msg = format!("no writable backend: {reason}");
-                info!(session = self.id, reason = %reason, "write refused");
-                self.reply_err(seq, errors::NO_WRITER, &msg).await?;
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Takes this session's connection to `node` (from the pool on first use) with the
-    /// session's state applied.
-    async fn backend(&mut self, node: usize) -> Result<Backend, BackendError> {
-        let mut b = match self.backends.get_mut(node).and_then(Option::take) {
-            Some(b) => b,
-            None => {
-                let pool = self
-                    .shared
-                    .pools
-                    .get(node)
-                    .ok_or_else(|| BackendError::Other("no such backend".into()))?;
-                let (conn, permit) = pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
-                    let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
-                    match e {
-                        PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
-                            BackendError::Unreachable(msg)
-                        }
-                        _ => BackendError::Other(msg),
-                    }
-                })?;
-                self.track(node, Some(conn.connection_id));
-                Backend {
-                    conn,
-                    permit,
-                    multi_off: false,
-                    applied: Vec::new(),
-                }
-            }
-        };
-        if b.multi_off != self.multi_off {
-            let opt: u16 = if self.multi_off { 1 } else { 0 };
-            let mut p = vec![0x1b];
-            p.extend_from_slice(&opt.to_le_bytes());
-            let caps = self.login.capabilities;
-            let res = match b.conn.send_command(&p).await {
-                Ok(()) => {
-                    crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption, caps)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            match res {
-                Ok((_, o)) if !o.is_err() => b.multi_off = self.multi_off,
-                _ => {
-                    return Err(BackendError::Other(format!(
-                        "Cannot restore COM_SET_OPTION on '{}'",
-                        self.node_name(node)
-                    )))
-                }
-            }
-        }
-        let state = self.policy.session_state();
-        if b.applied.as_slice() != state {
-            for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
-                if let Err(e) = b.conn.exec(stmt).await {
-                    return Err(BackendError::Other(format!(
-                        "Cannot restore session state on '{}': {e}",
-                        self.node_name(node)
-                    )));
-                }
-            }
-            b.applied = state.to_vec();
-        }
-        Ok(b)
     }
 
     fn put_back(&mut self, node: usize, b: Backend) {

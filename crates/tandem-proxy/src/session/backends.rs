@@ -1,0 +1,187 @@
+//! Getting a backend connection for a statement: the elected writer (held across a failover),
+//! a reader (other candidates on failure), or one exact node; connections taken from the pools
+//! on first use and brought up to the session's state (session variables, schema,
+//! COM_SET_OPTION) before they serve it.
+
+use std::sync::atomic::Ordering;
+
+use tandem_monitor::ConnError;
+use tracing::info;
+
+use super::{next_rand, Backend, BackendError, Session, Stop, Target};
+use crate::errors;
+use crate::pool::PoolError;
+
+impl Session {
+    /// A backend connection for `target`, the statement not yet sent. A node that cannot be
+    /// reached is reported to the monitor (checked at once) and its idle pool purged; a read then
+    /// tries the next read candidate, a write waits (up to `write_hold`) for the monitor to elect
+    /// another writer and goes there. Returns `None` after telling the client why.
+    pub(super) async fn acquire(
+        &mut self,
+        seq: u8,
+        target: Target,
+    ) -> Result<Option<(usize, Backend)>, Stop> {
+        let mut node = match target {
+            Target::Writer => match self.writer(seq, None).await? {
+                Some(w) => w,
+                None => return Ok(None),
+            },
+            Target::Read(n) | Target::Node(n) => n,
+        };
+        let mut tried: Vec<usize> = Vec::new();
+        loop {
+            let msg = match self.backend(node).await {
+                Ok(b) => return Ok(Some((node, b))),
+                Err(BackendError::Other(msg)) => msg,
+                Err(BackendError::Unreachable(msg)) => {
+                    self.suspect(node);
+                    tried.push(node);
+                    let next = match target {
+                        Target::Read(_) if tried.len() < 4 => {
+                            let view = self.shared.view.load();
+                            let r = next_rand(&mut self.rng);
+                            view.topology
+                                .read_candidates(r)
+                                .find(|n| !tried.contains(n))
+                        }
+                        Target::Writer if tried.len() < 4 => {
+                            match self.writer(seq, Some(node)).await? {
+                                Some(w) => Some(w),
+                                None => return Ok(None), // refused, client told
+                            }
+                        }
+                        _ => None,
+                    };
+                    match next {
+                        Some(n) => {
+                            node = n;
+                            continue;
+                        }
+                        None => msg,
+                    }
+                }
+            };
+            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+            return Ok(None);
+        }
+    }
+
+    /// A session saw `node` fail hard: purge its idle connections and have it checked now.
+    pub(super) fn suspect(&self, node: usize) {
+        if let Some(pool) = self.shared.pools.get(node) {
+            pool.purge();
+        }
+        self.shared.monitor.report_failure(node);
+    }
+
+    /// The elected writer (other than `exclude`, a node just seen failing), waiting up to
+    /// `write_hold` for one. Sends the refusal itself.
+    pub(super) async fn writer(
+        &mut self,
+        seq: u8,
+        exclude: Option<usize>,
+    ) -> Result<Option<usize>, Stop> {
+        let hold = self.shared.config.proxy.write_hold;
+        let deadline = tokio::time::Instant::now() + hold;
+        let mut watch = self.shared.monitor.watch();
+        loop {
+            let view = self.shared.view.load();
+            if let Some(w) = view.writer().filter(|&w| Some(w) != exclude) {
+                if let Some(tx) = self.tx_node.filter(|&t| t != w) {
+                    let msg = format!(
+                        "Transaction lost: writer changed from '{}' to '{}'; it was rolled back",
+                        self.node_name(tx),
+                        self.node_name(w)
+                    );
+                    self.lost_backend(tx);
+                    self.reply_err(seq, errors::TRANSACTION_LOST, &msg).await?;
+                    return Ok(None);
+                }
+                return Ok(Some(w));
+            }
+            let reason = match (view.writer(), exclude) {
+                (Some(w), Some(x)) if w == x => format!("{} unreachable", self.node_name(w)),
+                _ => view.snapshot.no_writer_reason.clone(),
+            };
+            drop(view);
+            let wait = tokio::time::timeout_at(deadline, watch.changed()).await;
+            if !matches!(wait, Ok(Ok(()))) {
+                self.shared
+                    .stats
+                    .refused_no_writer
+                    .fetch_add(1, Ordering::Relaxed);
+                let msg = format!("no writable backend: {reason}");
+                info!(session = self.id, reason = %reason, "write refused");
+                self.reply_err(seq, errors::NO_WRITER, &msg).await?;
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Takes this session's connection to `node` (from the pool on first use) with the
+    /// session's state applied.
+    pub(super) async fn backend(&mut self, node: usize) -> Result<Backend, BackendError> {
+        let mut b = match self.backends.get_mut(node).and_then(Option::take) {
+            Some(b) => b,
+            None => {
+                let pool = self
+                    .shared
+                    .pools
+                    .get(node)
+                    .ok_or_else(|| BackendError::Other("no such backend".into()))?;
+                let (conn, permit) = pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
+                    let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
+                    match e {
+                        PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
+                            BackendError::Unreachable(msg)
+                        }
+                        _ => BackendError::Other(msg),
+                    }
+                })?;
+                self.track(node, Some(conn.connection_id));
+                Backend {
+                    conn,
+                    permit,
+                    multi_off: false,
+                    applied: Vec::new(),
+                }
+            }
+        };
+        if b.multi_off != self.multi_off {
+            let opt: u16 = if self.multi_off { 1 } else { 0 };
+            let mut p = vec![0x1b];
+            p.extend_from_slice(&opt.to_le_bytes());
+            let caps = self.login.capabilities;
+            let res = match b.conn.send_command(&p).await {
+                Ok(()) => {
+                    crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption, caps)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match res {
+                Ok((_, o)) if !o.is_err() => b.multi_off = self.multi_off,
+                _ => {
+                    return Err(BackendError::Other(format!(
+                        "Cannot restore COM_SET_OPTION on '{}'",
+                        self.node_name(node)
+                    )))
+                }
+            }
+        }
+        let state = self.policy.session_state();
+        if b.applied.as_slice() != state {
+            for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
+                if let Err(e) = b.conn.exec(stmt).await {
+                    return Err(BackendError::Other(format!(
+                        "Cannot restore session state on '{}': {e}",
+                        self.node_name(node)
+                    )));
+                }
+            }
+            b.applied = state.to_vec();
+        }
+        Ok(b)
+    }
+}
