@@ -236,6 +236,30 @@ pub fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Reads a connection-attributes block (HandshakeResponse41, COM_CHANGE_USER): a length-encoded
+/// blob of length-encoded key/value strings. Keys must be UTF-8; values are taken lossily.
+pub fn read_connect_attrs(r: &mut Reader<'_>) -> Result<Vec<(String, String)>> {
+    let mut attrs = Vec::new();
+    let mut a = Reader::new(r.lenenc_bytes()?, "connect attributes");
+    while !a.is_empty() {
+        let k = utf8(a.lenenc_bytes()?, "connect attribute key is not UTF-8")?;
+        let v = String::from_utf8_lossy(a.lenenc_bytes()?).into_owned();
+        attrs.push((k, v));
+    }
+    Ok(attrs)
+}
+
+/// Writes a connection-attributes block (see [`read_connect_attrs`]).
+pub fn put_connect_attrs(dst: &mut BytesMut, attrs: &[(String, String)]) {
+    let mut block = BytesMut::new();
+    for (k, v) in attrs {
+        put_lenenc_bytes(&mut block, k.as_bytes());
+        put_lenenc_bytes(&mut block, v.as_bytes());
+    }
+    put_lenenc_int(dst, block.len() as u64);
+    dst.put_slice(&block);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use bytes::{BufMut, BytesMut};
 use crate::capabilities::Capabilities;
 use crate::error::{ProtocolError, Result};
 use crate::message::command::Command;
-use crate::wire::{put_lenenc_bytes, put_lenenc_int, put_nul_bytes, utf8, Reader};
+use crate::wire::{put_connect_attrs, put_nul_bytes, read_connect_attrs, utf8, Reader};
 
 /// COM_CHANGE_USER request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -60,12 +60,7 @@ impl ChangeUser {
             out.auth_plugin_name = (!name.is_empty()).then_some(name);
         }
         if caps.contains(Capabilities::CONNECT_ATTRS) && !r.is_empty() {
-            let mut a = Reader::new(r.lenenc_bytes()?, "connect attributes");
-            while !a.is_empty() {
-                let k = utf8(a.lenenc_bytes()?, "connect attribute key is not UTF-8")?;
-                let v = String::from_utf8_lossy(a.lenenc_bytes()?).into_owned();
-                out.connect_attrs.push((k, v));
-            }
+            out.connect_attrs = read_connect_attrs(&mut r)?;
         }
         r.finish()?;
         Ok(out)
@@ -100,13 +95,7 @@ impl ChangeUser {
             );
         }
         if caps.contains(Capabilities::CONNECT_ATTRS) {
-            let mut attrs = BytesMut::new();
-            for (k, v) in &self.connect_attrs {
-                put_lenenc_bytes(&mut attrs, k.as_bytes());
-                put_lenenc_bytes(&mut attrs, v.as_bytes());
-            }
-            put_lenenc_int(dst, attrs.len() as u64);
-            dst.put_slice(&attrs);
+            put_connect_attrs(dst, &self.connect_attrs);
         }
         Ok(())
     }

@@ -10,7 +10,9 @@ use bytes::{BufMut, BytesMut};
 use crate::capabilities::Capabilities;
 use crate::error::{ProtocolError, Result};
 use crate::message::ssl_request::SslRequest;
-use crate::wire::{put_lenenc_bytes, put_lenenc_int, put_nul_bytes, utf8, Reader};
+use crate::wire::{
+    put_connect_attrs, put_lenenc_bytes, put_nul_bytes, read_connect_attrs, utf8, Reader,
+};
 
 /// HandshakeResponse41.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -65,12 +67,7 @@ impl HandshakeResponse {
         }
         let mut connect_attrs = Vec::new();
         if caps.contains(Capabilities::CONNECT_ATTRS) && !r.is_empty() {
-            let mut a = Reader::new(r.lenenc_bytes()?, "connect attributes");
-            while !a.is_empty() {
-                let k = utf8(a.lenenc_bytes()?, "connect attribute key is not UTF-8")?;
-                let v = String::from_utf8_lossy(a.lenenc_bytes()?).into_owned();
-                connect_attrs.push((k, v));
-            }
+            connect_attrs = read_connect_attrs(&mut r)?;
         }
         let mut zstd_compression_level = None;
         if caps.contains(Capabilities::ZSTD_COMPRESSION_ALGORITHM) && !r.is_empty() {
@@ -132,13 +129,7 @@ impl HandshakeResponse {
             );
         }
         if caps.contains(Capabilities::CONNECT_ATTRS) {
-            let mut attrs = BytesMut::new();
-            for (k, v) in &self.connect_attrs {
-                put_lenenc_bytes(&mut attrs, k.as_bytes());
-                put_lenenc_bytes(&mut attrs, v.as_bytes());
-            }
-            put_lenenc_int(dst, attrs.len() as u64);
-            dst.put_slice(&attrs);
+            put_connect_attrs(dst, &self.connect_attrs);
         }
         if let Some(level) = self.zstd_compression_level {
             if caps.contains(Capabilities::ZSTD_COMPRESSION_ALGORITHM) {
