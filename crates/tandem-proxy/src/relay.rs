@@ -32,12 +32,15 @@ pub enum RelayError {
 
 /// Ends a wait on a backend when the monitor marks its node down, so a statement in flight on a
 /// hung server (SIGSTOP, a partition) gets an error instead of hanging until the server returns.
-pub struct NodeWatch<'a> {
-    pub watch: tokio::sync::watch::Receiver<u64>,
-    pub is_down: Box<dyn Fn() -> bool + Send + Sync + 'a>,
+/// Borrowed from the session for one statement: no allocation on the per-statement path.
+pub struct NodeWatch<'a, F: Fn() -> bool> {
+    /// The session's receiver of topology versions.
+    pub watch: &'a mut tokio::sync::watch::Receiver<u64>,
+    /// Whether the node serving the statement is down in the latest snapshot.
+    pub is_down: F,
 }
 
-impl NodeWatch<'_> {
+impl<F: Fn() -> bool> NodeWatch<'_, F> {
     /// Resolves once the node is (or becomes) down.
     async fn down(&mut self) {
         loop {
@@ -52,7 +55,10 @@ impl NodeWatch<'_> {
 }
 
 /// Reads more from the backend, unless its node goes down first.
-async fn fill_or_down(backend: &mut Conn, node: &mut NodeWatch<'_>) -> Result<usize, ConnError> {
+async fn fill_or_down<F: Fn() -> bool>(
+    backend: &mut Conn,
+    node: &mut NodeWatch<'_, F>,
+) -> Result<usize, ConnError> {
     tokio::select! {
         r = backend.fill() => r,
         _ = node.down() => Err(ConnError::Io(std::io::Error::new(
@@ -68,7 +74,7 @@ pub async fn relay(
     client: &mut ClientIo,
     cmd: Command,
     caps: Capabilities,
-    node: &mut NodeWatch<'_>,
+    node: &mut NodeWatch<'_, impl Fn() -> bool>,
 ) -> Result<Done, RelayError> {
     let mut stream = ResponseStream::new(cmd, caps);
     let mut forwarded = false;

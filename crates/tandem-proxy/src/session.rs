@@ -84,6 +84,8 @@ pub struct Session {
     tx_node: Option<usize>,
     status: StatusFlags,
     control: Arc<Control>,
+    /// Topology versions from the monitor: wakes held writes and statements on a node going down.
+    topology: tokio::sync::watch::Receiver<u64>,
     /// The client switched multi-statements off with COM_SET_OPTION.
     multi_off: bool,
     /// Prepared statements by the id the client knows.
@@ -108,6 +110,7 @@ impl Session {
         let control = Arc::new(Control::default());
         shared.sessions.insert(id, control.clone());
         Session {
+            topology: shared.monitor.watch(),
             stmts: std::collections::HashMap::new(),
             multi_off: false,
             next_stmt: 0,
@@ -310,13 +313,13 @@ impl Session {
             self.backends[target] = Some(backend);
             return Ok(None);
         };
-        let shared = self.shared.clone();
+        let shared = &self.shared;
         let mut node_watch = crate::relay::NodeWatch {
-            watch: self.shared.monitor.watch(),
-            is_down: Box::new(move || {
+            watch: &mut self.topology,
+            is_down: || {
                 let view = shared.view.load();
                 view.snapshot.nodes.get(target).is_some_and(|n| !n.up)
-            }),
+            },
         };
         let caps = self.login.capabilities;
         match relay(&mut backend.conn, &mut self.io, cmd, caps, &mut node_watch).await {

@@ -84,7 +84,6 @@ impl Session {
     ) -> Result<Option<usize>, Stop> {
         let hold = self.shared.config.proxy.write_hold;
         let deadline = tokio::time::Instant::now() + hold;
-        let mut watch = self.shared.monitor.watch();
         loop {
             let view = self.shared.view.load();
             if let Some(w) = view.writer().filter(|&w| Some(w) != exclude) {
@@ -105,7 +104,7 @@ impl Session {
                 _ => view.snapshot.no_writer_reason.clone(),
             };
             drop(view);
-            let wait = tokio::time::timeout_at(deadline, watch.changed()).await;
+            let wait = tokio::time::timeout_at(deadline, self.topology.changed()).await;
             if !matches!(wait, Ok(Ok(()))) {
                 self.shared
                     .stats
