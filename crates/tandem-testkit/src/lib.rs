@@ -237,13 +237,32 @@ impl Pair {
         self.cluster(&["kill", id.name()]);
     }
 
-    /// Waits until both nodes have the same `gtid_current_pos` and healthy replication.
+    /// Waits until replication is healthy both ways and each node has read its peer's whole
+    /// binlog and applied everything it read.
+    ///
+    /// Binlog coordinates, not `gtid_current_pos` strings: both masters write GTID domain 0, and
+    /// when one commits late (e.g. after SIGCONT) the peers can apply the last events of the
+    /// domain in different orders, so equal data need not mean equal position strings.
     pub fn wait_synced(&self, timeout: Duration) {
-        eventually(timeout, "both nodes at the same GTID position", || {
-            let (a, b) = (self.cn1.gtid_current_pos(), self.cn2.gtid_current_pos());
-            (a == b && self.cn1.replication_healthy() && self.cn2.replication_healthy())
+        eventually(timeout, "both nodes caught up with each other", || {
+            (self.caught_up(&self.cn2, &self.cn1) && self.caught_up(&self.cn1, &self.cn2))
                 .then_some(())
         });
+    }
+
+    /// `replica` runs both replication threads, has read all of `source`'s binlog and applied it.
+    fn caught_up(&self, replica: &Node, source: &Node) -> bool {
+        let master = source.query("SHOW MASTER STATUS");
+        let Some(row) = master.first() else {
+            return false;
+        };
+        let s = replica.slave_status();
+        let get = |k: &str| s.get(k).map(String::as_str);
+        replica.replication_healthy()
+            && get("Master_Log_File") == row.first().map(String::as_str)
+            && get("Read_Master_Log_Pos") == row.get(1).map(String::as_str)
+            && get("Relay_Master_Log_File") == get("Master_Log_File")
+            && get("Exec_Master_Log_Pos") == get("Read_Master_Log_Pos")
     }
 
     fn cluster(&self, args: &[&str]) {
