@@ -4,12 +4,15 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tandem_protocol::client::{ClientLogin, Credential, LoginOptions, LoginStep};
 use tandem_protocol::{
-    Capabilities, ColumnDefinition, ErrPacket, Handshake, OkPacket, PacketHeader, ProtocolError,
+    Capabilities, ColumnDefinition, ErrPacket, Handshake, OkPacket, PacketCodec, ProtocolError,
     StatusFlags, MAX_PAYLOAD_LEN,
 };
+
+/// Largest logical packet this client accepts from a server (MariaDB's `max_allowed_packet` cap).
+const MAX_RESPONSE_PACKET: usize = 1 << 30;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -170,37 +173,13 @@ impl Conn {
         }
     }
 
-    /// Reads one logical packet (continuations joined); returns its first sequence id and payload.
+    /// Reads one logical packet (continuations joined by the codec's [`PacketCodec`]); returns
+    /// its first sequence id and payload.
     pub async fn read_packet(&mut self) -> Result<(u8, Bytes), ConnError> {
-        let mut joined: Option<BytesMut> = None;
-        let mut first_seq = None;
+        let mut codec = PacketCodec::new(MAX_RESPONSE_PACKET);
         loop {
-            let (seq, part, more) = self.read_physical().await?;
-            first_seq.get_or_insert(seq);
-            match (&mut joined, more) {
-                (None, false) => return Ok((seq, part)),
-                (None, true) => joined = Some(BytesMut::from(&part[..])),
-                (Some(j), more) => {
-                    j.extend_from_slice(&part);
-                    if !more {
-                        let seq = first_seq.unwrap_or(seq);
-                        return Ok((seq, joined.take().unwrap_or_default().freeze()));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn read_physical(&mut self) -> Result<(u8, Bytes, bool), ConnError> {
-        loop {
-            if let Some(h) = PacketHeader::parse(&self.buf) {
-                let total = 4 + h.len as usize;
-                if self.buf.len() >= total {
-                    self.buf.advance(4);
-                    let payload = self.buf.split_to(h.len as usize).freeze();
-                    return Ok((h.seq, payload, h.len as usize == MAX_PAYLOAD_LEN));
-                }
-                self.buf.reserve(total - self.buf.len());
+            if let Some(p) = codec.decode_packet(&mut self.buf)? {
+                return Ok((p.seq, p.payload));
             }
             self.fill().await?;
         }

@@ -4,8 +4,8 @@
 
 use std::net::SocketAddr;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tandem_protocol::{PacketHeader, MAX_PAYLOAD_LEN};
+use bytes::{Bytes, BytesMut};
+use tandem_protocol::{PacketCodec, PacketHeader, ProtocolError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -43,55 +43,25 @@ impl ClientIo {
         self.stream.read_buf(&mut self.buf).await
     }
 
-    /// Reads one logical packet (continuations joined). `Ok(None)`: the client closed cleanly
-    /// between packets. A length above `max` is refused before buffering it.
+    /// Reads one logical packet (continuations joined, by the codec's [`PacketCodec`]).
+    /// `Ok(None)`: the client closed cleanly between packets. A length above `max` is refused
+    /// from the header, before anything is buffered for it.
     pub async fn read_packet(&mut self, max: usize) -> std::io::Result<Option<(u8, Bytes)>> {
-        let mut joined: Option<BytesMut> = None;
-        let mut first_seq = None;
+        let mut codec = PacketCodec::new(max);
         loop {
-            let so_far = joined.as_ref().map_or(0, BytesMut::len);
-            let limit = max.saturating_sub(so_far);
-            let Some((h, payload)) = self.read_physical(joined.is_none(), limit).await? else {
-                return Ok(None);
-            };
-            first_seq.get_or_insert(h.seq);
-            let more = h.len as usize == MAX_PAYLOAD_LEN;
-            match joined.as_mut() {
-                None if !more => return Ok(Some((h.seq, payload))),
-                None => joined = Some(BytesMut::from(&payload[..])),
-                Some(j) => j.extend_from_slice(&payload),
-            }
-            if !more {
-                let seq = first_seq.unwrap_or(h.seq);
-                return Ok(joined.take().map(|j| (seq, j.freeze())));
-            }
-        }
-    }
-
-    /// One physical packet; a header announcing more than `limit` payload bytes is refused
-    /// before anything is buffered for it.
-    async fn read_physical(
-        &mut self,
-        eof_ok: bool,
-        limit: usize,
-    ) -> std::io::Result<Option<(PacketHeader, Bytes)>> {
-        loop {
-            if let Some(h) = PacketHeader::parse(&self.buf) {
-                if h.len as usize > limit {
+            match codec.decode_packet(&mut self.buf) {
+                Ok(Some(p)) => return Ok(Some((p.seq, p.payload))),
+                Ok(None) => {}
+                Err(ProtocolError::Oversize { .. }) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         TooLarge,
-                    ));
+                    ))
                 }
-                let total = 4 + h.len as usize;
-                if self.buf.len() >= total {
-                    self.buf.advance(4);
-                    return Ok(Some((h, self.buf.split_to(h.len as usize).freeze())));
-                }
-                self.buf.reserve(total - self.buf.len());
+                Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
             }
             if self.fill().await? == 0 {
-                if eof_ok && self.buf.is_empty() {
+                if self.buf.is_empty() {
                     return Ok(None);
                 }
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -99,16 +69,20 @@ impl ClientIo {
         }
     }
 
-    /// Reads one physical packet and returns it with its header bytes (for LOCAL INFILE data).
+    /// Reads one physical packet and returns it with its header bytes (LOCAL INFILE data is
+    /// forwarded packet by packet, continuation trailers included).
     pub async fn read_physical_raw(&mut self) -> std::io::Result<(PacketHeader, Bytes)> {
-        match self.read_physical(false, MAX_PAYLOAD_LEN).await? {
-            Some((h, payload)) => {
-                let mut raw = BytesMut::with_capacity(4 + payload.len());
-                raw.extend_from_slice(&h.encode());
-                raw.extend_from_slice(&payload);
-                Ok((h, raw.freeze()))
+        loop {
+            if let Some(h) = PacketHeader::parse(&self.buf) {
+                let total = 4 + h.len as usize;
+                if self.buf.len() >= total {
+                    return Ok((h, self.buf.split_to(total).freeze()));
+                }
+                self.buf.reserve(total - self.buf.len());
             }
-            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            if self.fill().await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
         }
     }
 
