@@ -1,9 +1,11 @@
 //! Integration tests: one binary, real MariaDB cn1/cn2 from `tandem-testkit`, real clients.
 
+mod agreement;
 mod cli;
 mod clients;
 mod cluster;
 mod codec_client;
+mod failback;
 mod failures;
 mod faults;
 mod hostile;

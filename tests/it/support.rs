@@ -139,3 +139,80 @@ pub async fn shop_tables(c: &mut mysql_async::Conn) {
         c.query_drop(sql).await.expect(sql);
     }
 }
+
+/// A TCP forwarder in front of `target` that can be cut. While cut it moves no bytes in either
+/// direction and new connections are accepted but never answered — a partition as the proxy
+/// sees it (TCP retransmits, nothing arrives), while the target keeps replicating with its peer.
+/// Healing delivers what was held, as TCP would.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Blackhole {
+    pub async fn start(target: SocketAddr) -> Blackhole {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let cut = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let c = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let mut rx = c.subscribe();
+                tokio::spawn(async move {
+                    if rx.wait_for(|cut| !cut).await.is_err() {
+                        return;
+                    }
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::select! {
+                        _ = pump(cr, sw, rx.clone()) => {}
+                        _ = pump(sr, cw, rx) => {}
+                    }
+                });
+            }
+        });
+        Blackhole { addr, cut, task }
+    }
+
+    /// Cuts (`true`) or heals (`false`) the link.
+    pub fn cut(&self, on: bool) {
+        self.cut.send_replace(on);
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        self.cut.send_replace(false);
+        self.task.abort();
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if cut.wait_for(|cut| !cut).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if cut.wait_for(|cut| !cut).await.is_err() {
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}

@@ -78,6 +78,19 @@ pub struct Login<'a> {
     pub charset: u8,
 }
 
+impl<'a> Login<'a> {
+    /// The monitor's own login: password, no schema, utf8mb4_general_ci.
+    pub fn monitor(user: &'a str, password: &'a str) -> Login<'a> {
+        Login {
+            user,
+            credential: Credential::Password(password.as_bytes()),
+            database: None,
+            capabilities: monitor_capabilities(),
+            charset: 45,
+        }
+    }
+}
+
 impl std::fmt::Debug for Login<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Login")

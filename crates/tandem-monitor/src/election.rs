@@ -4,8 +4,20 @@
 //! from the old writer (`failover = safe`): its relay log is drained and its GTID position covers
 //! the old writer's last known one. Until then there is no writer and writes are held, then refused
 //! — a write is never sent to a master that could hand out an auto_increment value twice.
+//!
+//! Two more guards, both borrowed from MariaDB MaxScale's monitor:
+//! - **Failure verification** (`verify_failure`, MaxScale's `verify_master_failure`): a writer
+//!   that *this* proxy cannot reach is only treated as dead once the candidate's own replication
+//!   from it has lost it too (its IO thread is no longer running). A partition between the proxy
+//!   and a live writer therefore never promotes a second master.
+//! - **Read-only fence** (`fence = read_only`): the `read_only` flags become the shared truth.
+//!   Every node but the writer is kept `read_only=ON`; a takeover opens the new writer last, after
+//!   the others are closed. Proxies that share the nodes follow the flags: one that sees another
+//!   node switch from read-only to writable adopts it, because only a takeover does that.
 
-use crate::status::NodeStatus;
+use std::time::{Duration, Instant};
+
+use crate::status::{IoState, NodeStatus};
 
 /// What to do when the writer is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,12 +40,31 @@ pub enum Failback {
 }
 
 /// Election settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ElectionSettings {
     /// Failover policy.
     pub failover: Failover,
     /// Failback policy.
     pub failback: Failback,
+    /// Keep every node but the writer `read_only=ON` and follow the flags (see the module docs).
+    pub read_only_fence: bool,
+    /// Promote past an unreachable writer only once the candidate's replication lost it too.
+    pub verify_failure: bool,
+    /// Stop waiting for a candidate to catch up after this long (`None`: wait for ever); writes
+    /// then stay refused until the old writer returns or an operator sets the writer.
+    pub catch_up_timeout: Option<Duration>,
+}
+
+impl Default for ElectionSettings {
+    fn default() -> Self {
+        ElectionSettings {
+            failover: Failover::Safe,
+            failback: Failback::Manual,
+            read_only_fence: false,
+            verify_failure: true,
+            catch_up_timeout: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 /// What the election looks at for one node.
@@ -41,6 +72,8 @@ pub struct ElectionSettings {
 pub struct Candidate<'a> {
     /// Node name (ties in weight are broken by name).
     pub name: &'a str,
+    /// `host:port`, to find a candidate's replication channel from the lost writer.
+    pub address: &'a str,
     /// Writer priority.
     pub weight: u32,
     /// Health state (after rise/fall).
@@ -52,6 +85,31 @@ pub struct Candidate<'a> {
 impl Candidate<'_> {
     fn writable(&self) -> bool {
         self.up && self.status.is_some_and(|s| !s.read_only)
+    }
+
+    /// May take the writes: writable, or — with the read-only fence — up and ours to open.
+    fn eligible(&self, read_only_fence: bool) -> bool {
+        if read_only_fence {
+            self.up && self.status.is_some()
+        } else {
+            self.writable()
+        }
+    }
+
+    /// Its replication from `source` no longer receives anything: the channel from that address
+    /// (every channel when none matches, e.g. a host name against an IP) has its IO thread
+    /// reconnecting or stopped. A node with no channel cannot tell, which counts as lost.
+    fn lost_sight_of(&self, source: &str) -> bool {
+        let Some(s) = self.status else {
+            return false;
+        };
+        let from: Vec<_> = s.channels.iter().filter(|c| c.source == source).collect();
+        let chans = if from.is_empty() {
+            s.channels.iter().collect()
+        } else {
+            from
+        };
+        chans.iter().all(|c| c.io != IoState::Running)
     }
 }
 
@@ -84,6 +142,19 @@ pub enum WriterChange {
         /// The previous writer.
         from: Option<usize>,
     },
+    /// Another proxy (or an operator) opened this node: it went from read-only to writable
+    /// while the previous writer was still writable, which only a takeover does.
+    Adopted {
+        /// The previous writer.
+        from: usize,
+    },
+    /// No node caught up within `catch_up_timeout`; writes stay refused.
+    GaveUp {
+        /// The lost writer.
+        from: usize,
+        /// How long it waited.
+        waited: Duration,
+    },
 }
 
 /// Sticky writer state across checks.
@@ -93,6 +164,12 @@ pub struct Election {
     writer: Option<usize>,
     /// The writer we lost, with its last known status, while no one has taken over.
     lost: Option<(usize, Option<NodeStatus>)>,
+    /// When the loss was verified and the wait for a candidate to catch up began.
+    waiting_since: Option<Instant>,
+    /// The catch-up wait timed out; no automatic takeover until the writer returns.
+    gave_up: bool,
+    /// `read_only` per node at the previous update (`None`: never seen).
+    seen_read_only: Vec<Option<bool>>,
 }
 
 impl Election {
@@ -111,23 +188,60 @@ impl Election {
 
     /// Re-evaluates after a check round; returns the change, if any.
     pub fn update(&mut self, nodes: &[Candidate<'_>]) -> Option<WriterChange> {
+        self.update_at(nodes, Instant::now())
+    }
+
+    /// [`Election::update`] at a given time (for the catch-up bound).
+    pub fn update_at(&mut self, nodes: &[Candidate<'_>], now: Instant) -> Option<WriterChange> {
+        let change = self.decide(nodes, now);
+        self.seen_read_only.resize(nodes.len(), None);
+        for (seen, c) in self.seen_read_only.iter_mut().zip(nodes) {
+            if let (true, Some(s)) = (c.up, c.status) {
+                *seen = Some(s.read_only);
+            }
+        }
+        change
+    }
+
+    fn decide(&mut self, nodes: &[Candidate<'_>], now: Instant) -> Option<WriterChange> {
+        // With the fence our writer keeps the role while it is up even if it shows read-only:
+        // we may be opening it right now, and if someone closed it, the server refuses the
+        // writes itself (1290) — a takeover elsewhere is noticed by `opened_elsewhere`.
+        let fence = self.settings.read_only_fence;
         match self.writer {
-            Some(w) if nodes.get(w).is_some_and(Candidate::writable) => {
+            Some(w) if nodes.get(w).is_some_and(|c| c.eligible(fence)) => {
+                if let Some(x) = self.opened_elsewhere(w, nodes) {
+                    self.writer = Some(x);
+                    return Some(WriterChange::Adopted { from: w });
+                }
                 self.maybe_failback(w, nodes)
             }
             Some(w) => {
                 let last = nodes.get(w).and_then(|c| c.status.cloned());
                 self.writer = None;
                 self.lost = Some((w, last));
-                self.try_takeover(nodes).or_else(|| {
+                self.waiting_since = None;
+                self.gave_up = false;
+                self.try_takeover(nodes, now).or_else(|| {
                     Some(WriterChange::Lost {
                         from: w,
                         why: self.why_none(nodes),
                     })
                 })
             }
-            None => self.try_takeover(nodes),
+            None => self.try_takeover(nodes, now),
         }
+    }
+
+    /// With the read-only fence: another node that we saw read-only is now writable while our
+    /// writer still is — someone took over. Without the fence two writable nodes are normal.
+    fn opened_elsewhere(&self, w: usize, nodes: &[Candidate<'_>]) -> Option<usize> {
+        if !self.settings.read_only_fence {
+            return None;
+        }
+        best(nodes, |i, c| {
+            i != w && c.writable() && self.seen_read_only.get(i).copied().flatten() == Some(true)
+        })
     }
 
     /// Forces the writer (admin command). Refuses a node that is not up and writable.
@@ -137,11 +251,15 @@ impl Election {
         nodes: &[Candidate<'_>],
     ) -> Result<WriterChange, String> {
         let c = nodes.get(idx).ok_or("no such node")?;
-        if !c.writable() {
+        if !self.settings.read_only_fence && !c.writable() {
             return Err(format!("{} is not up and writable", c.name));
+        }
+        if !c.eligible(self.settings.read_only_fence) {
+            return Err(format!("{} is not up", c.name));
         }
         let from = self.writer.replace(idx);
         self.lost = None;
+        self.gave_up = false;
         Ok(WriterChange::Manual { from })
     }
 
@@ -149,7 +267,8 @@ impl Election {
         if self.settings.failback != Failback::Auto {
             return None;
         }
-        let best = best_writable(nodes)?;
+        let fence = self.settings.read_only_fence;
+        let best = best(nodes, |_, c| c.eligible(fence))?;
         let current = nodes.get(w)?;
         let better = nodes.get(best)?;
         if best == w || better.weight <= current.weight {
@@ -166,32 +285,71 @@ impl Election {
         None
     }
 
-    fn try_takeover(&mut self, nodes: &[Candidate<'_>]) -> Option<WriterChange> {
+    fn try_takeover(&mut self, nodes: &[Candidate<'_>], now: Instant) -> Option<WriterChange> {
+        let fence = self.settings.read_only_fence;
         let Some((lost, last)) = self.lost.clone() else {
-            let w = best_writable(nodes)?;
+            // First writer: the writable node (with the fence, the one other proxies opened);
+            // with the fence and none open, the best node once it has applied its relay log.
+            let w = best(nodes, |_, c| c.writable()).or_else(|| {
+                let b = best(nodes, |_, c| c.eligible(fence))?;
+                nodes.get(b)?.status?.relay_drained().then_some(b)
+            })?;
             self.writer = Some(w);
             return Some(WriterChange::Initial);
         };
-        if nodes.get(lost).is_some_and(Candidate::writable) {
+        let lost_node = nodes.get(lost);
+        // With the fence, a node someone else opened is followed; otherwise the best candidate.
+        let opened = if fence {
+            best(nodes, |i, c| i != lost && c.writable())
+        } else {
+            None
+        };
+        if opened.is_none() && lost_node.is_some_and(|c| c.eligible(fence)) {
             self.writer = Some(lost);
             self.lost = None;
             return Some(WriterChange::Returned);
         }
-        if self.settings.failover == Failover::Off {
+        let stopped = self.settings.failover == Failover::Off || self.gave_up;
+        if stopped && opened.is_none() {
             return None;
         }
-        let w = best_writable(nodes)?;
-        let cand = nodes.get(w)?.status?;
+        let w = opened.or_else(|| best(nodes, |i, c| i != lost && c.eligible(fence)))?;
+        let cand = nodes.get(w)?;
+        let old_down = lost_node.is_some_and(|c| !c.up);
+        if self.settings.verify_failure && opened.is_none() && old_down {
+            let source = lost_node.map(|c| c.address).unwrap_or_default();
+            if !cand.lost_sight_of(source) {
+                return None; // we lost the writer; its replica did not: a partition, not a death
+            }
+        }
+        let since = *self.waiting_since.get_or_insert(now);
+        let status = cand.status?;
         let caught_up = match &last {
-            Some(old) => cand.caught_up_with(old),
-            None => cand.relay_drained(),
+            Some(old) => status.caught_up_with(old),
+            None => status.relay_drained(),
         };
         if !caught_up {
+            let waited = now.saturating_duration_since(since);
+            if self.settings.catch_up_timeout.is_some_and(|t| waited >= t) {
+                self.gave_up = true;
+                return Some(WriterChange::GaveUp { from: lost, waited });
+            }
             return None;
         }
         self.writer = Some(w);
         self.lost = None;
+        self.waiting_since = None;
         Some(WriterChange::Failover { from: lost })
+    }
+
+    fn still_sees_lost_writer(&self, c: &Candidate<'_>, nodes: &[Candidate<'_>]) -> bool {
+        let Some((lost, _)) = &self.lost else {
+            return false;
+        };
+        let Some(old) = nodes.get(*lost) else {
+            return false;
+        };
+        self.settings.verify_failure && !old.up && !c.lost_sight_of(old.address)
     }
 
     /// A human explanation of why there is no writer.
@@ -201,7 +359,11 @@ impl Election {
             .map(|c| {
                 let state = if !c.up {
                     "down"
-                } else if c.status.is_some_and(|s| s.read_only) {
+                } else if self.gave_up {
+                    "gave up waiting for catch-up"
+                } else if self.still_sees_lost_writer(c, nodes) {
+                    "still replicating from the lost writer (failure not verified)"
+                } else if c.status.is_some_and(|s| s.read_only) && !self.settings.read_only_fence {
                     "read_only"
                 } else if self.settings.failover == Failover::Off {
                     "failover off"
@@ -215,12 +377,12 @@ impl Election {
     }
 }
 
-/// Highest weight, up and writable; ties broken by name.
-fn best_writable(nodes: &[Candidate<'_>]) -> Option<usize> {
+/// Highest weight among the nodes `keep` accepts; ties broken by name.
+fn best(nodes: &[Candidate<'_>], keep: impl Fn(usize, &Candidate<'_>) -> bool) -> Option<usize> {
     nodes
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.writable())
+        .filter(|(i, c)| keep(*i, c))
         .max_by(|(_, a), (_, b)| a.weight.cmp(&b.weight).then_with(|| b.name.cmp(a.name)))
         .map(|(i, _)| i)
 }

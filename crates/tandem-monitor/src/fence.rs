@@ -8,9 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use tandem_protocol::client::Credential;
-
-use crate::conn::{monitor_capabilities, Conn, ConnError, Login};
+use crate::conn::{Conn, ConnError, Login};
 
 /// Fence settings.
 #[derive(Debug, Clone)]
@@ -65,13 +63,7 @@ pub async fn fence(
     if !settings.enabled {
         return Ok(FenceReport::default());
     }
-    let login = Login {
-        user,
-        credential: Credential::Password(password.as_bytes()),
-        database: None,
-        capabilities: monitor_capabilities(),
-        charset: 45,
-    };
+    let login = Login::monitor(user, password);
     let mut conn = Conn::connect(address, login, timeout).await?;
     let wait = settings.lock_wait.as_secs().max(1);
     conn.exec(&format!("SET SESSION lock_wait_timeout = {wait}"))
@@ -111,4 +103,28 @@ pub async fn fence(
     }
     report.took = started.elapsed();
     Ok(report)
+}
+
+/// Sets `read_only` on the node at `address` (the read-only fence). The monitor user needs
+/// `READ_ONLY ADMIN` on MariaDB 10.5+ (`SUPER` on MySQL); with it, the user's own statements
+/// (the auto_increment fence) still run on a read-only node.
+pub async fn set_read_only(
+    address: &str,
+    user: &str,
+    password: &str,
+    on: bool,
+    timeout: Duration,
+) -> Result<(), ConnError> {
+    let login = Login::monitor(user, password);
+    let work = async {
+        let mut conn = Conn::connect(address, login, timeout).await?;
+        let value = if on { "ON" } else { "OFF" };
+        conn.exec(&format!("SET GLOBAL read_only = {value}"))
+            .await?;
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnError::Timeout),
+    }
 }

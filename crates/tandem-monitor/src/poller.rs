@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tandem_protocol::client::Credential;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use crate::conn::{monitor_capabilities, Conn, ConnError, Login};
+use crate::conn::{Conn, ConnError, Login};
 use crate::election::{Candidate, Election, ElectionSettings, WriterChange};
-use crate::fence::{fence, FenceReport, FenceSettings};
+use crate::fence::{fence, set_read_only, FenceReport, FenceSettings};
 use crate::health::{Health, HealthSettings, Transition};
 use crate::status::{self, Flavor, NodeStatus};
 
@@ -133,6 +132,13 @@ pub enum Event {
     LagOver(String),
     /// Lag back under the limit.
     LagUnder(String),
+    /// The read-only fence switched a node's `read_only`.
+    ReadOnlySet {
+        /// Node.
+        node: String,
+        /// The new value.
+        read_only: bool,
+    },
     /// A new writer's auto_increment counters were raised before it took writes.
     Fenced {
         /// The new writer.
@@ -144,8 +150,27 @@ pub enum Event {
 
 enum Msg {
     Checked(usize, Result<NodeStatus, String>),
-    Fenced(usize, Result<FenceReport, String>),
+    Fenced(usize, Result<Takeover, String>),
+    Closed(usize, Result<(), String>),
     SetWriter(String, oneshot::Sender<Result<(), String>>),
+}
+
+/// What has to happen before a node elected writer gets the writes.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    /// Nodes to set `read_only=ON` first (read-only fence), by index and address.
+    close: Vec<(usize, String)>,
+    /// Raise auto_increment counters (a takeover from another writer).
+    auto_increment: bool,
+    /// Set `read_only=OFF` on the new writer last.
+    open: bool,
+}
+
+/// What a completed [`Plan`] did.
+#[derive(Debug, Clone)]
+struct Takeover {
+    plan: Plan,
+    report: FenceReport,
 }
 
 /// Handle to a running poller.
@@ -212,6 +237,7 @@ impl Monitor {
         let agg = Aggregator {
             tx: tx.clone(),
             pending_fence: None,
+            closing: vec![false; config.nodes.len()],
             health: vec![Health::new(); config.nodes.len()],
             election: Election::new(config.election),
             config,
@@ -304,13 +330,7 @@ async fn check_loop(
 /// One check: a real login as the monitor user plus the status queries, within `timeout`.
 pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, String> {
     let work = async {
-        let login = Login {
-            user: &config.user,
-            credential: Credential::Password(config.password.as_bytes()),
-            database: None,
-            capabilities: monitor_capabilities(),
-            charset: 45, // utf8mb4_general_ci
-        };
+        let login = Login::monitor(&config.user, &config.password);
         let mut conn = Conn::connect(address, login, config.health.timeout).await?;
         let flavor = Flavor::detect(&conn.server_version);
         let vars_sql = match flavor {
@@ -340,8 +360,11 @@ pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, 
 struct Aggregator {
     /// To send fence results to itself.
     tx: mpsc::Sender<Msg>,
-    /// A new writer elected but not published until its fence completes.
-    pending_fence: Option<usize>,
+    /// A new writer elected but not published until its fence completes, and whether its
+    /// auto_increment counters are to be raised.
+    pending_fence: Option<(usize, bool)>,
+    /// Per node: a `read_only=ON` is on its way (read-only fence, steady state).
+    closing: Vec<bool>,
     config: MonitorConfig,
     health: Vec<Health>,
     election: Election,
@@ -357,6 +380,7 @@ impl Aggregator {
             match msg {
                 Msg::Checked(i, result) => self.on_check(i, result),
                 Msg::Fenced(i, result) => self.on_fenced(i, result),
+                Msg::Closed(i, result) => self.on_closed(i, result),
                 Msg::SetWriter(name, reply) => {
                     let _ = reply.send(self.on_set_writer(&name));
                 }
@@ -413,6 +437,58 @@ impl Aggregator {
             None
         };
         self.publish_writer(&mut next, change);
+        self.keep_others_closed();
+    }
+
+    /// Read-only fence, steady state: any node but the published writer found writable is set
+    /// read-only again (a restarted old writer, or an operator's mistake).
+    fn keep_others_closed(&mut self) {
+        if !self.config.election.read_only_fence || self.pending_fence.is_some() {
+            return;
+        }
+        let snap = self.snapshot.load_full();
+        let Some(w) = snap.writer else {
+            return;
+        };
+        for (i, n) in snap.nodes.iter().enumerate() {
+            let open = n.up && n.status.as_ref().is_some_and(|s| !s.read_only);
+            if i == w || !open || self.closing.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            self.closing[i] = true;
+            let (tx, cfg, address) = (self.tx.clone(), self.config.clone(), n.address.clone());
+            tokio::spawn(async move {
+                let result = set_read_only(
+                    &address,
+                    &cfg.user,
+                    &cfg.password,
+                    true,
+                    fence_timeout(&cfg),
+                )
+                .await
+                .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Closed(i, result)).await;
+            });
+        }
+    }
+
+    fn on_closed(&mut self, node: usize, result: Result<(), String>) {
+        if let Some(c) = self.closing.get_mut(node) {
+            *c = false;
+        }
+        let name = self.node_name(node);
+        match result {
+            Ok(()) => {
+                let mut next = (*self.snapshot.load_full()).clone();
+                mark_read_only(&mut next, node, true);
+                self.emit(Event::ReadOnlySet {
+                    node: name,
+                    read_only: true,
+                });
+                self.publish_writer(&mut next, None);
+            }
+            Err(e) => warn!(node = %name, error = %e, "could not set read_only=ON on a non-writer"),
+        }
     }
 
     fn update_replication(&self, node: &mut NodeSnapshot, prev: Option<&NodeSnapshot>) {
@@ -448,21 +524,43 @@ impl Aggregator {
         }
     }
 
-    fn on_fenced(&mut self, node: usize, result: Result<FenceReport, String>) {
-        if self.pending_fence != Some(node) {
+    fn on_fenced(&mut self, node: usize, result: Result<Takeover, String>) {
+        let Some((pending, ai)) = self.pending_fence else {
+            return;
+        };
+        if pending != node {
             return; // the election moved on meanwhile
         }
         let name = self.node_name(node);
         match result {
-            Ok(report) => {
+            Ok(done) => {
                 self.pending_fence = None;
-                self.emit(Event::Fenced { node: name, report });
                 let mut next = (*self.snapshot.load_full()).clone();
+                for (i, _) in &done.plan.close {
+                    mark_read_only(&mut next, *i, true);
+                    self.emit(Event::ReadOnlySet {
+                        node: self.node_name(*i),
+                        read_only: true,
+                    });
+                }
+                if done.plan.auto_increment {
+                    self.emit(Event::Fenced {
+                        node: name.clone(),
+                        report: done.report,
+                    });
+                }
+                if done.plan.open {
+                    mark_read_only(&mut next, node, false);
+                    self.emit(Event::ReadOnlySet {
+                        node: name,
+                        read_only: false,
+                    });
+                }
                 self.publish_writer(&mut next, None);
             }
             Err(e) => {
-                warn!(node = %name, error = %e, "auto_increment fence failed; retrying, writes held");
-                self.spawn_fence(node, Duration::from_millis(200));
+                warn!(node = %name, error = %e, "writer takeover step failed; retrying, writes held");
+                self.spawn_fence(node, ai, Duration::from_millis(200));
             }
         }
     }
@@ -475,19 +573,46 @@ impl Aggregator {
             .unwrap_or_default()
     }
 
-    fn spawn_fence(&self, node: usize, delay: Duration) {
+    /// What `node` needs before it takes the writes, from the current snapshot.
+    fn plan(&self, node: usize, auto_increment: bool) -> Plan {
+        let snap = self.snapshot.load_full();
+        let mut plan = Plan {
+            auto_increment,
+            ..Plan::default()
+        };
+        if self.config.election.read_only_fence {
+            for (i, n) in snap.nodes.iter().enumerate() {
+                let open = n.status.as_ref().is_some_and(|s| !s.read_only);
+                if i != node && n.up && open {
+                    plan.close.push((i, n.address.clone()));
+                }
+            }
+            plan.open = snap
+                .nodes
+                .get(node)
+                .and_then(|n| n.status.as_ref())
+                .is_some_and(|s| s.read_only);
+        }
+        plan
+    }
+
+    fn spawn_fence(&self, node: usize, auto_increment: bool, delay: Duration) {
         let Some(address) = self.config.nodes.get(node).map(|n| n.address.clone()) else {
             return;
         };
+        let plan = self.plan(node, auto_increment);
         let (tx, cfg) = (self.tx.clone(), self.config.clone());
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let timeout = cfg.health.timeout.max(Duration::from_secs(5));
-            let result = fence(&address, &cfg.user, &cfg.password, &cfg.fence, timeout)
-                .await
-                .map_err(|e| e.to_string());
+            let result = take_over(&address, &cfg, plan).await;
             let _ = tx.send(Msg::Fenced(node, result)).await;
         });
+    }
+
+    /// Whether a change needs a takeover step before the writer is published.
+    fn needs_step(&self, node: usize, auto_increment: bool) -> bool {
+        let plan = self.plan(node, auto_increment);
+        plan.auto_increment || plan.open || !plan.close.is_empty()
     }
 
     fn publish_writer(&mut self, next: &mut Snapshot, change: Option<WriterChange>) {
@@ -502,12 +627,15 @@ impl Aggregator {
                 _ => false,
             };
             self.pending_fence = None;
-            if let (true, true, Some(w)) = (takeover, self.config.fence.enabled, elected) {
-                self.pending_fence = Some(w);
-                self.spawn_fence(w, Duration::ZERO);
+            if let Some(w) = elected {
+                let ai = takeover && self.config.fence.enabled;
+                if self.needs_step(w, ai) {
+                    self.pending_fence = Some((w, ai));
+                    self.spawn_fence(w, ai, Duration::ZERO);
+                }
             }
         }
-        if self.pending_fence.is_some() && self.pending_fence != elected {
+        if self.pending_fence.is_some_and(|(p, _)| Some(p) != elected) {
             self.pending_fence = None;
         }
         next.writer = if self.pending_fence.is_some() {
@@ -517,7 +645,9 @@ impl Aggregator {
         };
         next.no_writer_reason = match (next.writer, self.pending_fence) {
             (Some(_), _) => String::new(),
-            (None, Some(w)) => format!("fencing auto_increment on {}", self.node_name(w)),
+            (None, Some((w, _))) => {
+                format!("fencing before {} takes the writes", self.node_name(w))
+            }
             (None, None) if !next.complete => "not checked yet".into(),
             (None, None) => self.election.why_none(&candidates(&next.nodes)),
         };
@@ -565,11 +695,47 @@ impl Aggregator {
     }
 }
 
+/// Runs a [`Plan`]: close the others, raise counters, open the new writer — in that order, so
+/// two nodes are never writable at once.
+async fn take_over(address: &str, cfg: &MonitorConfig, plan: Plan) -> Result<Takeover, String> {
+    let timeout = fence_timeout(cfg);
+    for (_, other) in &plan.close {
+        set_read_only(other, &cfg.user, &cfg.password, true, timeout)
+            .await
+            .map_err(|e| format!("read_only=ON on {other}: {e}"))?;
+    }
+    let report = if plan.auto_increment {
+        fence(address, &cfg.user, &cfg.password, &cfg.fence, timeout)
+            .await
+            .map_err(|e| format!("auto_increment fence: {e}"))?
+    } else {
+        FenceReport::default()
+    };
+    if plan.open {
+        set_read_only(address, &cfg.user, &cfg.password, false, timeout)
+            .await
+            .map_err(|e| format!("read_only=OFF: {e}"))?;
+    }
+    Ok(Takeover { plan, report })
+}
+
+fn fence_timeout(cfg: &MonitorConfig) -> Duration {
+    cfg.health.timeout.max(Duration::from_secs(5))
+}
+
+/// Records a `read_only` value Tandem just set (the next check will confirm it).
+fn mark_read_only(snap: &mut Snapshot, node: usize, value: bool) {
+    if let Some(s) = snap.nodes.get_mut(node).and_then(|n| n.status.as_mut()) {
+        s.read_only = value;
+    }
+}
+
 fn candidates(nodes: &[NodeSnapshot]) -> Vec<Candidate<'_>> {
     nodes
         .iter()
         .map(|n| Candidate {
             name: &n.name,
+            address: &n.address,
             weight: n.weight,
             up: n.up,
             status: n.status.as_ref(),

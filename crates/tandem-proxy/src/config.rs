@@ -30,6 +30,9 @@ pub struct Config {
     /// Writer safety: failover, failback, auto-increment fence.
     #[serde(default)]
     pub writer: WriterConfig,
+    /// The admin interface (MySQL protocol, ProxySQL-style); off when absent.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
     /// The database nodes, in any order; `weight` decides the writer.
     pub backends: Vec<BackendConfig>,
     /// The users clients may log in as (the same users exist on the backends).
@@ -163,6 +166,17 @@ pub struct WriterConfig {
     /// How far above the current counter a new writer starts.
     #[serde(default = "defaults::fence_margin")]
     pub fence_margin: u64,
+    /// `"none"`, or `"read_only"`: keep every node but the writer `read_only=ON` and let the
+    /// flags decide the writer for every proxy that shares the nodes.
+    #[serde(default = "defaults::fence")]
+    pub fence: String,
+    /// Promote past a writer this proxy cannot reach only once the candidate's replication lost
+    /// it too (MaxScale's `verify_master_failure`).
+    #[serde(default = "defaults::yes")]
+    pub verify_failure: bool,
+    /// Give up waiting for a candidate to catch up after this long (`"off"`: wait for ever).
+    #[serde(default = "defaults::catch_up_timeout", with = "opt_duration")]
+    pub catch_up_timeout: Option<Duration>,
 }
 
 impl Default for WriterConfig {
@@ -173,7 +187,37 @@ impl Default for WriterConfig {
             auto_increment_fence: true,
             fence_schemas: Vec::new(),
             fence_margin: defaults::fence_margin(),
+            fence: defaults::fence(),
+            verify_failure: true,
+            catch_up_timeout: defaults::catch_up_timeout(),
         }
+    }
+}
+
+/// `[admin]`: a MySQL-protocol admin listener (`mariadb -h 127.0.0.1 -P 6032 -u admin -p`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where to listen; loopback unless `allow_remote`.
+    #[serde(default = "defaults::admin_listen")]
+    pub listen: SocketAddr,
+    /// Admin user name.
+    pub user: String,
+    /// Admin password (required, never logged).
+    pub password: String,
+    /// Permit a non-loopback `listen` address.
+    #[serde(default)]
+    pub allow_remote: bool,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("allow_remote", &self.allow_remote)
+            .finish()
     }
 }
 
@@ -304,6 +348,23 @@ impl Config {
         }
         if !matches!(self.writer.failback.as_str(), "manual" | "auto") {
             return Err(invalid("writer.failback", "must be \"manual\" or \"auto\""));
+        }
+        if !matches!(self.writer.fence.as_str(), "none" | "read_only") {
+            return Err(invalid("writer.fence", "must be \"none\" or \"read_only\""));
+        }
+        if let Some(a) = &self.admin {
+            if a.user.is_empty() {
+                return Err(invalid("admin.user", "must not be empty"));
+            }
+            if a.password.is_empty() {
+                return Err(invalid("admin.password", "must not be empty"));
+            }
+            if !a.listen.ip().is_loopback() && !a.allow_remote {
+                return Err(invalid(
+                    "admin.listen",
+                    "must be a loopback address unless allow_remote = true",
+                ));
+            }
         }
         if self.monitor.user.is_empty() {
             return Err(invalid("monitor.user", "must not be empty"));
@@ -448,6 +509,15 @@ mod defaults {
     }
     pub fn fence_margin() -> u64 {
         10_000
+    }
+    pub fn admin_listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 6032))
+    }
+    pub fn fence() -> String {
+        "none".into()
+    }
+    pub fn catch_up_timeout() -> Option<Duration> {
+        Some(Duration::from_secs(60))
     }
 }
 

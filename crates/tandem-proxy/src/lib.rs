@@ -9,6 +9,7 @@
 //!
 //! Entry point: [`run`] with a bound listener, a validated [`Config`] and a shutdown future.
 
+mod admin;
 mod client_io;
 pub mod config;
 mod errors;

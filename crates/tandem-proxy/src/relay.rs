@@ -18,6 +18,8 @@ pub struct Done {
     pub status: Option<StatusFlags>,
     /// The response ended with an ERR packet.
     pub err: bool,
+    /// The final OK packet's last insert id (0: none).
+    pub last_insert_id: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,10 +96,15 @@ pub async fn relay(
         }
         match scan.step {
             Step::Done(outcome) => {
+                let last_insert_id = match &outcome {
+                    tandem_protocol::Outcome::Ok(ok) => ok.last_insert_id,
+                    _ => 0,
+                };
                 return Ok(Done {
                     status: outcome.status().or(stream.status()),
                     err: outcome.is_err(),
-                })
+                    last_insert_id,
+                });
             }
             Step::LocalInfile => {
                 forward_infile(backend, client, &mut stream).await?;

@@ -64,6 +64,9 @@ pub fn monitor_config(config: &Config) -> MonitorConfig {
             } else {
                 Failback::Manual
             },
+            read_only_fence: config.writer.fence == "read_only",
+            verify_failure: config.writer.verify_failure,
+            catch_up_timeout: config.writer.catch_up_timeout,
         },
         max_lag: config.monitor.max_lag,
         fence: FenceSettings {
@@ -82,8 +85,22 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
     let monitor = Monitor::spawn(monitor_config(&config));
+    let events = monitor.subscribe();
     let shared = Shared::new(config, monitor);
     tokio::spawn(shared.clone().follow_monitor());
+    tokio::spawn(shared.clone().record_events(events));
+    let admin = match shared.config.admin.clone() {
+        Some(a) => {
+            let l = TcpListener::bind(a.listen).await?;
+            info!(listen = %l.local_addr()?, "admin interface listening");
+            Some(AbortOnDrop(tokio::spawn(crate::admin::serve(
+                l,
+                a,
+                shared.clone(),
+            ))))
+        }
+        None => None,
+    };
     let limit = Arc::new(Semaphore::new(shared.config.proxy.max_connections));
     let mut sessions = JoinSet::new();
     info!(listen = %listener.local_addr()?, "tandem listening");
@@ -131,7 +148,17 @@ pub async fn run(
         );
         sessions.shutdown().await;
     }
+    drop(admin);
     Ok(())
+}
+
+/// Stops a background task when the proxy stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn too_many(mut stream: TcpStream) {

@@ -88,6 +88,11 @@ pub struct Session {
     topology: tokio::sync::watch::Receiver<u64>,
     /// The client switched multi-statements off with COM_SET_OPTION.
     multi_off: bool,
+    /// The last auto_increment id a statement of this session generated (from OK packets), and
+    /// the node whose connection holds it. When writes move to another connection (failover,
+    /// switchover, a lost connection), `LAST_INSERT_ID()` is carried over to it.
+    last_insert_id: u64,
+    insert_id_node: Option<usize>,
     /// Prepared statements by the id the client knows.
     stmts: std::collections::HashMap<u32, prepared::Prepared>,
     next_stmt: u32,
@@ -113,6 +118,8 @@ impl Session {
             topology: shared.monitor.watch(),
             stmts: std::collections::HashMap::new(),
             multi_off: false,
+            last_insert_id: 0,
+            insert_id_node: None,
             next_stmt: 0,
             last_stmt: 0,
             control,
@@ -176,6 +183,8 @@ impl Session {
                 // COM_RESET_CONNECTION: drop pins and state; connections go back to the pools.
                 self.release();
                 self.policy.reset();
+                self.last_insert_id = 0;
+                self.insert_id_node = None;
                 self.stmts.clear();
                 self.tx_node = None;
                 self.reply_ok(seq).await
@@ -295,6 +304,23 @@ impl Session {
             &self.shared.stats.statements_reader
         };
         stat.fetch_add(1, Ordering::Relaxed);
+        if self.last_insert_id != 0
+            && self.insert_id_node != Some(target)
+            && self.shared.view.load().writer() == Some(target)
+        {
+            let carry = format!("DO LAST_INSERT_ID({})", self.last_insert_id);
+            if let Err(e) = backend.conn.exec(&carry).await {
+                drop(backend);
+                self.lost_backend(target);
+                let msg = format!(
+                    "Cannot restore LAST_INSERT_ID on '{}': {e}",
+                    self.node_name(target)
+                );
+                self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+                return Ok(None);
+            }
+            self.insert_id_node = Some(target);
+        }
         if let Err(e) = backend.conn.send_command(&payload).await {
             drop(backend);
             self.lost_backend(target);
@@ -331,6 +357,10 @@ impl Session {
                     .then_some(target);
                 self.policy
                     .on_response_at(self.status.bits(), !done.err, Instant::now());
+                if done.last_insert_id != 0 {
+                    self.last_insert_id = done.last_insert_id;
+                    self.insert_id_node = Some(target);
+                }
                 self.backends[target] = Some(backend);
                 Ok(Some((target, !done.err)))
             }
@@ -363,6 +393,9 @@ impl Session {
         }
         self.suspect(node);
         self.forget_node_stmts(node);
+        if self.insert_id_node == Some(node) {
+            self.insert_id_node = None;
+        }
         self.track(node, None);
         if self.tx_node == Some(node) {
             self.tx_node = None;

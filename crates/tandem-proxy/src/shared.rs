@@ -1,7 +1,7 @@
 //! State shared by all sessions: configuration, users, pools, and the routing view derived from
 //! each monitor snapshot (converted once per snapshot, then read lock-free per statement).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +9,11 @@ use dashmap::DashMap;
 use tokio::sync::Notify;
 
 use arc_swap::ArcSwap;
-use tandem_monitor::{Monitor, Snapshot};
+use tandem_monitor::{Event, Monitor, Snapshot};
+use tokio::sync::broadcast;
+
+/// How many events the admin log keeps.
+const EVENT_LOG: usize = 200;
 use tandem_protocol::auth::native_password;
 use tandem_router::{Node as RouterNode, Topology};
 
@@ -72,6 +76,7 @@ pub struct Stats {
     pub statements_reader: AtomicU64,
     pub auth_failures: AtomicU64,
     pub refused_no_writer: AtomicU64,
+    pub writer_changes: AtomicU64,
 }
 
 /// What other sessions may do to a session: find its backend threads (KILL QUERY) and end it
@@ -96,6 +101,8 @@ pub struct Shared {
     pub view: ArcSwap<RoutingView>,
     pub next_conn_id: AtomicU32,
     pub stats: Stats,
+    /// The latest topology events (time, text), newest last.
+    pub events: Mutex<VecDeque<(String, String)>>,
 }
 
 impl Shared {
@@ -127,6 +134,7 @@ impl Shared {
             next_conn_id: AtomicU32::new(1),
             sessions: DashMap::new(),
             stats: Stats::default(),
+            events: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -137,6 +145,38 @@ impl Shared {
             let view = RoutingView::from_snapshot(self.monitor.snapshot(), &self.config);
             self.view.store(Arc::new(view));
         }
+    }
+
+    /// Keeps the latest monitor events for the admin interface and counts writer changes.
+    pub async fn record_events(self: Arc<Shared>, mut rx: broadcast::Receiver<Event>) {
+        loop {
+            let event = match rx.recv().await {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(n)) => Event::WriterChanged {
+                    from: None,
+                    to: None,
+                    reason: format!("{n} events dropped (admin log lagged)"),
+                },
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if matches!(event, Event::WriterChanged { .. }) {
+                self.stats.writer_changes.fetch_add(1, Ordering::Relaxed);
+            }
+            let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+            let mut log = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            if log.len() >= EVENT_LOG {
+                log.pop_front();
+            }
+            log.push_back((at, format!("{event:?}")));
+        }
+    }
+
+    /// The event log as admin rows.
+    pub fn recent_events(&self) -> Vec<Vec<Option<String>>> {
+        let log = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .map(|(at, e)| vec![Some(at.clone()), Some(e.clone())])
+            .collect()
     }
 
     pub fn conn_id(&self) -> u32 {

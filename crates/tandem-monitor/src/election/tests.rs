@@ -1,6 +1,7 @@
 use super::*;
 use crate::gtid::GtidPosition;
 use crate::status::{Flavor, NodeStatus};
+use std::time::{Duration, Instant};
 
 fn status(gtid: &str, drained: bool, read_only: bool) -> NodeStatus {
     let mut s = NodeStatus {
@@ -36,6 +37,7 @@ fn status(gtid: &str, drained: bool, read_only: bool) -> NodeStatus {
 fn cand<'a>(name: &'a str, weight: u32, up: bool, st: &'a NodeStatus) -> Candidate<'a> {
     Candidate {
         name,
+        address: "",
         weight,
         up,
         status: Some(st),
@@ -176,4 +178,225 @@ fn read_only_nodes_never_write_and_ties_break_by_name() {
     assert!(e
         .why_none(&[cand("cn1", 256, true, &ro)])
         .contains("read_only"));
+}
+
+fn running(mut s: NodeStatus) -> NodeStatus {
+    s.channels.push(crate::status::Channel {
+        name: String::new(),
+        source: "10.0.0.1:3306".into(),
+        io: crate::status::IoState::Running,
+        sql_running: true,
+        last_io_errno: 0,
+        last_io_error: String::new(),
+        last_sql_errno: 0,
+        last_sql_error: String::new(),
+        seconds_behind: Some(0),
+        relay_drained: true,
+        gtid_io_pos: None,
+    });
+    s
+}
+
+fn at<'a>(
+    name: &'a str,
+    address: &'a str,
+    weight: u32,
+    up: bool,
+    st: &'a NodeStatus,
+) -> Candidate<'a> {
+    Candidate {
+        name,
+        address,
+        weight,
+        up,
+        status: Some(st),
+    }
+}
+
+#[test]
+fn unverified_failure_is_a_partition_not_a_death() {
+    let old = status("0-1-10", true, false);
+    let seeing = running(status("0-1-10", true, false));
+    let mut e = Election::new(ElectionSettings::default());
+    fn nodes<'a>(up1: bool, old: &'a NodeStatus, b: &'a NodeStatus) -> Vec<Candidate<'a>> {
+        vec![
+            at("cn1", "10.0.0.1:3306", 256, up1, old),
+            at("cn2", "10.0.0.2:3306", 1, true, b),
+        ]
+    }
+    let cands = nodes(true, &old, &seeing);
+    assert_eq!(e.update(&cands), Some(WriterChange::Initial));
+    // We lose cn1, but cn2's IO thread still receives from it: no takeover.
+    let cands = nodes(false, &old, &seeing);
+    match e.update(&cands) {
+        Some(WriterChange::Lost { why, .. }) => assert!(why.contains("still replicating"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.writer(), None);
+    // cn2 loses it too (IO thread reconnecting): the failure is verified.
+    let mut lost = seeing.clone();
+    lost.channels[0].io = crate::status::IoState::Connecting;
+    let cands = nodes(false, &old, &lost);
+    assert_eq!(e.update(&cands), Some(WriterChange::Failover { from: 0 }));
+    assert_eq!(e.writer(), Some(1));
+}
+
+#[test]
+fn verification_can_be_turned_off() {
+    let old = status("0-1-10", true, false);
+    let seeing = running(status("0-1-10", true, false));
+    let mut e = Election::new(ElectionSettings {
+        verify_failure: false,
+        ..ElectionSettings::default()
+    });
+    e.update(&[
+        at("cn1", "a", 256, true, &old),
+        at("cn2", "b", 1, true, &seeing),
+    ]);
+    assert_eq!(
+        e.update(&[
+            at("cn1", "a", 256, false, &old),
+            at("cn2", "b", 1, true, &seeing)
+        ]),
+        Some(WriterChange::Failover { from: 0 })
+    );
+}
+
+#[test]
+fn catch_up_wait_is_bounded_then_the_writer_may_return() {
+    let old = status("0-1-10", true, false);
+    let behind = status("0-1-5", false, false);
+    let t0 = Instant::now();
+    let mut e = Election::new(ElectionSettings {
+        catch_up_timeout: Some(Duration::from_secs(60)),
+        ..ElectionSettings::default()
+    });
+    e.update_at(
+        &[cand("cn1", 256, true, &old), cand("cn2", 1, true, &behind)],
+        t0,
+    );
+    fn down<'a>(old: &'a NodeStatus, b: &'a NodeStatus) -> Vec<Candidate<'a>> {
+        vec![cand("cn1", 256, false, old), cand("cn2", 1, true, b)]
+    }
+    assert!(matches!(
+        e.update_at(&down(&old, &behind), t0 + Duration::from_secs(1)),
+        Some(WriterChange::Lost { .. })
+    ));
+    assert_eq!(
+        e.update_at(&down(&old, &behind), t0 + Duration::from_secs(30)),
+        None
+    );
+    match e.update_at(&down(&old, &behind), t0 + Duration::from_secs(62)) {
+        Some(WriterChange::GaveUp { from: 0, waited }) => {
+            assert!(waited >= Duration::from_secs(60))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Catching up afterwards does not promote: an operator decides now.
+    let caught = status("0-1-10", true, false);
+    assert_eq!(
+        e.update_at(&down(&old, &caught), t0 + Duration::from_secs(63)),
+        None
+    );
+    assert!(e.why_none(&down(&old, &caught)).contains("gave up"));
+    // The old writer coming back takes its role again.
+    assert_eq!(
+        e.update_at(
+            &[cand("cn1", 256, true, &old), cand("cn2", 1, true, &caught)],
+            t0 + Duration::from_secs(64)
+        ),
+        Some(WriterChange::Returned)
+    );
+}
+
+fn fenced() -> Election {
+    Election::new(ElectionSettings {
+        read_only_fence: true,
+        ..ElectionSettings::default()
+    })
+}
+
+#[test]
+fn read_only_fence_follows_the_open_node_at_start() {
+    // Another proxy failed over to cn2 earlier: cn1 is closed, cn2 open. A new proxy follows.
+    let (closed, open) = (status("0-1-10", true, true), status("0-1-10", true, false));
+    let mut e = fenced();
+    assert_eq!(
+        e.update(&[cand("cn1", 256, true, &closed), cand("cn2", 1, true, &open)]),
+        Some(WriterChange::Initial)
+    );
+    assert_eq!(e.writer(), Some(1));
+    // Both closed (fresh deployment with read_only=ON in my.cnf): the best node, to be opened.
+    let mut e = fenced();
+    e.update(&[
+        cand("cn1", 256, true, &closed),
+        cand("cn2", 1, true, &closed),
+    ]);
+    assert_eq!(e.writer(), Some(0));
+}
+
+#[test]
+fn read_only_fence_adopts_a_node_another_proxy_opened() {
+    let (open, closed) = (status("0-1-10", true, false), status("0-1-10", true, true));
+    let mut e = fenced();
+    e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, true, &closed)]);
+    assert_eq!(e.writer(), Some(0));
+    // Our writer shows read-only for a moment (being opened, or closed by an operator): kept.
+    assert_eq!(
+        e.update(&[
+            cand("cn1", 256, true, &closed),
+            cand("cn2", 1, true, &closed)
+        ]),
+        None
+    );
+    assert_eq!(e.writer(), Some(0));
+    // cn2 goes from read-only to writable while cn1 still is: someone took over. Follow.
+    let cn2_open = status("0-1-10", true, false);
+    assert_eq!(
+        e.update(&[
+            cand("cn1", 256, true, &open),
+            cand("cn2", 1, true, &cn2_open)
+        ]),
+        Some(WriterChange::Adopted { from: 0 })
+    );
+    assert_eq!(e.writer(), Some(1));
+}
+
+#[test]
+fn read_only_fence_does_not_adopt_a_node_that_came_back_writable() {
+    // cn2 was never seen read-only (it restarted with read_only=OFF): it is closed, not followed.
+    let open = status("0-1-10", true, false);
+    let mut e = fenced();
+    e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, false, &open)]);
+    assert_eq!(
+        e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, true, &open)]),
+        None
+    );
+    assert_eq!(e.writer(), Some(0));
+}
+
+#[test]
+fn read_only_fence_follows_another_proxys_failover_even_with_failover_off() {
+    let (open, closed) = (status("0-1-10", true, false), status("0-1-10", true, true));
+    let mut e = Election::new(ElectionSettings {
+        read_only_fence: true,
+        failover: Failover::Off,
+        ..ElectionSettings::default()
+    });
+    e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, true, &closed)]);
+    assert!(matches!(
+        e.update(&[
+            cand("cn1", 256, false, &open),
+            cand("cn2", 1, true, &closed)
+        ]),
+        Some(WriterChange::Lost { .. })
+    ));
+    let cn2_open = status("0-1-10", true, false);
+    assert_eq!(
+        e.update(&[
+            cand("cn1", 256, false, &open),
+            cand("cn2", 1, true, &cn2_open)
+        ]),
+        Some(WriterChange::Failover { from: 0 })
+    );
 }

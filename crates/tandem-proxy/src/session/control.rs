@@ -161,6 +161,8 @@ impl Session {
         self.release();
         self.stmts.clear();
         self.tx_node = None;
+        self.last_insert_id = 0;
+        self.insert_id_node = None;
         self.login.user = cu.username.clone();
         self.login.sha1 = sha1;
         if let Some(cs) = cu.charset.and_then(|c| u8::try_from(c).ok()) {
