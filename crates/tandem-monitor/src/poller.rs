@@ -656,6 +656,16 @@ impl Aggregator {
             other => other,
         };
         if let Some(change) = change {
+            if let Some(n) = next.writer.and_then(|w| next.nodes.get(w)) {
+                if n.status.as_ref().and_then(|s| s.semi_sync) == Some(false) {
+                    info!(
+                        node = %n.name,
+                        "the writer replicates asynchronously: a crash can lose commits its clients saw \
+                         (the auto_increment fence keeps ids apart); semi-synchronous replication \
+                         (rpl_semi_sync_master_enabled) closes that window"
+                    );
+                }
+            }
             let name = |i: Option<usize>| i.and_then(|i| next.nodes.get(i)).map(|n| n.name.clone());
             let reason = match &change {
                 WriterChange::Lost { why, .. } => format!("writer lost: {why}"),

@@ -96,12 +96,16 @@ pub struct NodeStatus {
     pub gtid_slave: Option<GtidPosition>,
     /// Inbound replication channels.
     pub channels: Vec<Channel>,
+    /// Semi-synchronous replication as a source (`rpl_semi_sync_master_enabled`; `None`: not
+    /// reported, e.g. MySQL without the plugin).
+    pub semi_sync: Option<bool>,
 }
 
 /// The statement that reads global variables; column names are what [`NodeStatus::parse`] expects.
 pub const VARIABLES_QUERY_MARIADB: &str = "SELECT @@version AS version, @@server_id AS server_id, \
     @@read_only AS read_only, @@auto_increment_increment AS aii, @@auto_increment_offset AS aio, \
-    @@gtid_current_pos AS gtid_current, @@gtid_binlog_pos AS gtid_binlog, @@gtid_slave_pos AS gtid_slave";
+    @@gtid_current_pos AS gtid_current, @@gtid_binlog_pos AS gtid_binlog, @@gtid_slave_pos AS gtid_slave, \
+    @@rpl_semi_sync_master_enabled AS semi_sync";
 /// MySQL variant of [`VARIABLES_QUERY_MARIADB`].
 pub const VARIABLES_QUERY_MYSQL: &str = "SELECT @@version AS version, @@server_id AS server_id, \
     @@read_only AS read_only, @@auto_increment_increment AS aii, @@auto_increment_offset AS aio, \
@@ -173,6 +177,11 @@ impl NodeStatus {
             gtid_current: gtid("gtid_current"),
             gtid_binlog: gtid("gtid_binlog"),
             gtid_slave: gtid("gtid_slave"),
+            semi_sync: match get(vars, &["semi_sync"]).map(str::trim) {
+                Some("1") | Some("ON") => Some(true),
+                Some("0") | Some("OFF") => Some(false),
+                _ => None,
+            },
             channels: replica_rows
                 .iter()
                 .map(|r| Channel::parse(r, flavor))

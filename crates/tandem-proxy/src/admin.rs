@@ -153,6 +153,10 @@ impl Admin {
                         .as_ref()
                         .and_then(|s| s.gtid_current.as_ref())
                         .map(|g| g.to_string()),
+                    n.status
+                        .as_ref()
+                        .and_then(|s| s.semi_sync)
+                        .map(|on| if on { "on" } else { "off" }.to_owned()),
                     n.last_error.clone(),
                 ]
             })
@@ -268,6 +272,7 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Admin {
                     "read_only",
                     "lag_s",
                     "gtid",
+                    "semi_sync",
                     "last_error",
                 ];
                 rows(results, &names, self.backends()).await

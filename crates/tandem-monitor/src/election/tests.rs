@@ -14,6 +14,7 @@ fn status(gtid: &str, drained: bool, read_only: bool) -> NodeStatus {
         gtid_current: GtidPosition::parse_mariadb(gtid),
         gtid_binlog: None,
         gtid_slave: None,
+        semi_sync: None,
         channels: vec![],
     };
     if !drained {
