@@ -51,10 +51,29 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Every client and backend connection is a file descriptor: raise the soft limit to the hard
+    // one (as HAProxy does for its maxconn) and say so when it is still short.
+    let want = config.proxy.max_connections as u64 * 2 + 64;
+    match rlimit::increase_nofile_limit(want) {
+        Ok(have) if have < want => tracing::warn!(
+            have,
+            want,
+            "file descriptor limit below 2 x max_connections; raise `ulimit -n` (LimitNOFILE)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the file descriptor limit"),
+    }
+    let mut builder = match config.proxy.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 1 {
+                b.worker_threads(n);
+            }
+            b
+        }
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tandem: cannot start the runtime: {e}");
@@ -70,9 +89,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The client listener, with an accept backlog sized for connection-per-request bursts (std's
+/// default is 128; the kernel caps it at `net.core.somaxconn`).
+fn listen(
+    addr: std::net::SocketAddr,
+    max_connections: usize,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(u32::try_from(max_connections.clamp(128, 65_535)).unwrap_or(4096))
+}
+
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let listener = tokio::net::TcpListener::bind(config.proxy.listen)
-        .await
+    let listener = listen(config.proxy.listen, config.proxy.max_connections)
         .map_err(|e| format!("cannot listen on {}: {e}", config.proxy.listen))?;
     tandem_proxy::run(listener, config, shutdown_signal()).await?;
     Ok(())
@@ -99,6 +133,10 @@ fn print_setup(c: &Config) {
     println!("listen           {}", c.proxy.listen);
     println!("max_connections  {}", c.proxy.max_connections);
     println!("write_hold       {:?}", c.proxy.write_hold);
+    match c.proxy.threads {
+        0 => println!("threads          one per core"),
+        n => println!("threads          {n}"),
+    }
     println!(
         "health           inter {:?}, downinter {:?}, rise {}, fall {}, timeout {:?}",
         c.health.inter, c.health.downinter, c.health.rise, c.health.fall, c.health.timeout
@@ -107,6 +145,17 @@ fn print_setup(c: &Config) {
         "monitor user     {} (max_lag {:?})",
         c.monitor.user, c.monitor.max_lag
     );
+    println!(
+        "writer           failover {}, failback {}, fence {}, auto_increment_fence {}, verify_failure {}",
+        c.writer.failover,
+        c.writer.failback,
+        c.writer.fence,
+        c.writer.auto_increment_fence,
+        c.writer.verify_failure
+    );
+    if let Some(a) = &c.admin {
+        println!("admin            {} (user {})", a.listen, a.user);
+    }
     match c.routing.read_your_writes {
         Some(d) => println!("read_your_writes {d:?} window"),
         None => println!("read_your_writes off"),

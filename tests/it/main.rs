@@ -9,6 +9,7 @@ mod failback;
 mod failures;
 mod faults;
 mod hostile;
+mod idle;
 mod prestashop;
 mod routing;
 mod support;

@@ -115,6 +115,9 @@ pub struct Conn {
     pub server_version: String,
     /// Status flags from the last OK/EOF seen by this client's own methods.
     pub status: StatusFlags,
+    /// How much room the next read gets: doubles (up to 256 KiB) while reads fill it, so large
+    /// results move in few big reads and idle connections stay small.
+    read_chunk: usize,
 }
 
 /// Capabilities the monitor asks for.
@@ -146,6 +149,7 @@ impl Conn {
         let mut conn = Conn {
             stream,
             buf: BytesMut::with_capacity(16 * 1024),
+            read_chunk: 16 * 1024,
             capabilities: login.capabilities,
             connection_id: 0,
             server_version: String::new(),
@@ -201,11 +205,15 @@ impl Conn {
     /// Reads more bytes into the buffer; an orderly close is an `UnexpectedEof` error.
     pub async fn fill(&mut self) -> Result<usize, ConnError> {
         if self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.reserve(16 * 1024);
+            self.buf.reserve(self.read_chunk);
         }
+        let room = self.buf.capacity() - self.buf.len();
         let n = self.stream.read_buf(&mut self.buf).await?;
         if n == 0 {
             return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        if n == room && self.read_chunk < 256 * 1024 {
+            self.read_chunk *= 2;
         }
         Ok(n)
     }

@@ -72,6 +72,10 @@ pub struct ProxyConfig {
     /// On SIGTERM/SIGINT, how long running sessions may finish before they are cut.
     #[serde(default = "defaults::shutdown_timeout", with = "duration")]
     pub shutdown_timeout: Duration,
+    /// Worker threads: 0 = one per core; 1 = a single-threaded runtime (cheapest per statement
+    /// when Tandem shares a small machine with the databases or the application).
+    #[serde(default)]
+    pub threads: usize,
 }
 
 /// `[health]`: HAProxy's `inter`, `downinter`, `rise`, `fall`, plus a check timeout.

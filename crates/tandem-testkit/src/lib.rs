@@ -244,10 +244,42 @@ impl Pair {
     /// when one commits late (e.g. after SIGCONT) the peers can apply the last events of the
     /// domain in different orders, so equal data need not mean equal position strings.
     pub fn wait_synced(&self, timeout: Duration) {
-        eventually(timeout, "both nodes caught up with each other", || {
-            (self.caught_up(&self.cn2, &self.cn1) && self.caught_up(&self.cn1, &self.cn2))
-                .then_some(())
-        });
+        let deadline = Instant::now() + timeout;
+        while !(self.caught_up(&self.cn2, &self.cn1) && self.caught_up(&self.cn1, &self.cn2)) {
+            if Instant::now() >= deadline {
+                let state = |n: &Node| {
+                    let s = n.slave_status();
+                    let keys = [
+                        "Slave_IO_Running",
+                        "Slave_SQL_Running",
+                        "Last_IO_Errno",
+                        "Last_IO_Error",
+                        "Last_SQL_Errno",
+                        "Last_SQL_Error",
+                        "Master_Log_File",
+                        "Read_Master_Log_Pos",
+                        "Exec_Master_Log_Pos",
+                        "Gtid_IO_Pos",
+                    ];
+                    let parts: Vec<String> = keys
+                        .iter()
+                        .map(|k| format!("{k}={}", s.get(*k).map_or("?", String::as_str)))
+                        .collect();
+                    format!(
+                        "{}: {} master={:?}",
+                        n.name(),
+                        parts.join(" "),
+                        n.query("SHOW MASTER STATUS")
+                    )
+                };
+                panic!(
+                    "timed out after {timeout:?} waiting for both nodes to catch up with each other\n{}\n{}",
+                    state(&self.cn1),
+                    state(&self.cn2)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `replica` runs both replication threads, has read all of `source`'s binlog and applied it.
