@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tandem_proxy::Config;
+use tandem_proxy::{Config, ReadYourWrites};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -157,8 +157,11 @@ fn print_setup(c: &Config) {
         println!("admin            {} (user {})", a.listen, a.user);
     }
     match c.routing.read_your_writes {
-        Some(d) => println!("read_your_writes {d:?} window"),
-        None => println!("read_your_writes off"),
+        ReadYourWrites::Window(d) => println!("read_your_writes {d:?} window"),
+        ReadYourWrites::Gtid => {
+            println!("read_your_writes gtid (replicas that applied the session's last write)")
+        }
+        ReadYourWrites::Off => println!("read_your_writes off"),
     }
     let mut by_weight: Vec<_> = c.backends.iter().collect();
     by_weight.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| a.name.cmp(&b.name)));

@@ -177,3 +177,86 @@ async fn prepared_reads_spread_and_prepared_writes_stay_on_cn1() {
         n.query("SET GLOBAL general_log = OFF");
     }
 }
+
+/// `read_your_writes = "gtid"` against a replica that lags on purpose (`MASTER_DELAY = 4`, kept
+/// in the read pool with a large `max_lag`, and the only node with a read share): a session's
+/// reads right after its writes are sent to the writer and always see them, while reads of
+/// data the replica has applied go to the replica. The same run with `read_your_writes = "off"`
+/// shows the replica returning stale results, so the check can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gtid_causal_reads_see_the_sessions_own_writes_on_a_lagging_replica() {
+    let p = pair();
+    p.reset();
+    p.cn1.query(
+        "CREATE TABLE shop.causal_off (id INT AUTO_INCREMENT PRIMARY KEY, v INT); \
+         CREATE TABLE shop.causal_gtid (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
+    );
+    p.wait_synced(Duration::from_secs(10));
+    p.cn2
+        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 4; START SLAVE");
+    let config = |mode: &str| {
+        config_text(&p, "")
+            .replace("weight = 256\n", "weight = 256\nread_weight = 0\n")
+            .replace("max_lag = \"10s\"", "max_lag = \"1h\"")
+            + &format!("\n[routing]\nread_your_writes = \"{mode}\"\n")
+    };
+    let mut stale = Vec::new();
+    for mode in ["off", "gtid"] {
+        let proxy = start(&config(mode)).await;
+        let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+            .await
+            .expect("connect");
+        let mut misses = 0;
+        for i in 0..10 {
+            c.query_drop(format!("INSERT INTO causal_{mode} (v) VALUES ({i})"))
+                .await
+                .expect("insert");
+            let seen: Option<u64> = c
+                .query_first(format!("SELECT COUNT(*) FROM causal_{mode} WHERE v = {i}"))
+                .await
+                .expect("read");
+            if seen != Some(1) {
+                misses += 1;
+            }
+        }
+        stale.push(misses);
+        c.disconnect().await.ok();
+        drop(proxy);
+    }
+    println!(
+        "reads missing the session's own write: off {} / 10, gtid {} / 10",
+        stale[0], stale[1]
+    );
+    assert!(
+        stale[0] > 0,
+        "the delayed replica served no stale read with causality off"
+    );
+    assert_eq!(stale[1], 0, "a causal read missed the session's own write");
+
+    // Once the replica has applied the write, the session's reads go to it again.
+    let proxy = start(&config("gtid")).await;
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    c.query_drop("INSERT INTO causal_gtid (v) VALUES (100)")
+        .await
+        .expect("insert");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    general_log_on(&p);
+    let seen: Option<u64> = c
+        .query_first("SELECT COUNT(*) FROM causal_gtid WHERE v = 100 /* causal:late */")
+        .await
+        .expect("read");
+    assert_eq!(seen, Some(1));
+    assert_eq!(
+        logged(&p.cn2, "causal:late").len(),
+        1,
+        "served by the replica"
+    );
+    assert!(logged(&p.cn1, "causal:late").is_empty());
+    c.disconnect().await.ok();
+    drop(proxy);
+    p.cn2
+        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    p.reset();
+}

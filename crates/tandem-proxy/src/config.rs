@@ -134,13 +134,36 @@ impl fmt::Debug for MonitorConfig {
     }
 }
 
+/// How a session sees its own writes when its reads go to replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadYourWrites {
+    /// Reads may go to a replica right after a write.
+    Off,
+    /// Reads go to the writer for this long after a write.
+    Window(Duration),
+    /// Reads go to a replica only once it has applied the session's last write.
+    Gtid,
+}
+
+impl ReadYourWrites {
+    /// The router's time window, if any.
+    pub fn window(self) -> Option<Duration> {
+        match self {
+            ReadYourWrites::Window(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 /// `[routing]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
-    /// After a write, the session reads from the writer for this long; `"off"` disables it.
-    #[serde(default = "defaults::read_your_writes", with = "opt_duration")]
-    pub read_your_writes: Option<Duration>,
+    /// After a write: `"1s"` (a duration) — the session reads from the writer for that long;
+    /// `"gtid"` — a replica serves the session's reads only once it has applied the session's
+    /// last write (its GTID); `"off"`.
+    #[serde(default = "defaults::read_your_writes", with = "ryw")]
+    pub read_your_writes: ReadYourWrites,
 }
 
 impl Default for RoutingConfig {
@@ -453,6 +476,7 @@ fn valid_host_port(s: &str) -> bool {
 }
 
 mod defaults {
+    use super::ReadYourWrites;
     use std::time::Duration;
     pub fn max_connections() -> usize {
         4096
@@ -499,8 +523,8 @@ mod defaults {
     pub fn max_lag() -> Duration {
         Duration::from_secs(10)
     }
-    pub fn read_your_writes() -> Option<Duration> {
-        Some(Duration::from_secs(1))
+    pub fn read_your_writes() -> ReadYourWrites {
+        ReadYourWrites::Window(Duration::from_secs(1))
     }
     pub fn failover() -> String {
         "safe".into()
@@ -536,6 +560,27 @@ mod duration {
 }
 
 /// A duration or `"off"`.
+/// `"off"`, `"gtid"` or a duration.
+mod ryw {
+    use super::*;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ReadYourWrites, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(ReadYourWrites::Off);
+        }
+        if s.eq_ignore_ascii_case("gtid") {
+            return Ok(ReadYourWrites::Gtid);
+        }
+        humantime::parse_duration(&s)
+            .map(ReadYourWrites::Window)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "bad read_your_writes `{s}` (a duration, \"gtid\" or \"off\"): {e}"
+                ))
+            })
+    }
+}
+
 mod opt_duration {
     use super::*;
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -589,7 +634,10 @@ password = "apppass"
         let c = Config::parse(GOOD).expect("valid");
         assert_eq!(c.health.inter, Duration::from_secs(2));
         assert_eq!(c.backends[0].weight, 256);
-        assert_eq!(c.routing.read_your_writes, Some(Duration::from_secs(1)));
+        assert_eq!(
+            c.routing.read_your_writes,
+            ReadYourWrites::Window(Duration::from_secs(1))
+        );
         assert_eq!(c.proxy.write_hold, Duration::from_secs(5));
     }
 
@@ -655,7 +703,15 @@ password = "apppass"
                 .expect("valid")
                 .routing
                 .read_your_writes,
-            None
+            ReadYourWrites::Off
+        );
+        let text = format!("{GOOD}\n[routing]\nread_your_writes = \"gtid\"\n");
+        assert_eq!(
+            Config::parse(&text)
+                .expect("valid")
+                .routing
+                .read_your_writes,
+            ReadYourWrites::Gtid
         );
     }
 }

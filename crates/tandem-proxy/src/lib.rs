@@ -20,5 +20,5 @@ mod server;
 mod session;
 mod shared;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ReadYourWrites};
 pub use server::{run, ProxyError};

@@ -26,6 +26,7 @@ use crate::relay::{relay, RelayError};
 use crate::shared::{Control, Shared};
 
 mod backends;
+mod causal;
 mod control;
 mod prepared;
 
@@ -93,6 +94,8 @@ pub struct Session {
     /// switchover, a lost connection), `LAST_INSERT_ID()` is carried over to it.
     last_insert_id: u64,
     insert_id_node: Option<usize>,
+    /// Causal-read state (`read_your_writes = "gtid"`).
+    causal: causal::Causal,
     /// Prepared statements by the id the client knows.
     stmts: std::collections::HashMap<u32, prepared::Prepared>,
     next_stmt: u32,
@@ -102,7 +105,7 @@ pub struct Session {
 impl Session {
     pub fn new(shared: Arc<Shared>, io: ClientIo, login: ClientLogin, id: u32) -> Session {
         let policy = SessionPolicy::new(PolicyConfig {
-            read_your_writes: shared.config.routing.read_your_writes,
+            read_your_writes: shared.config.routing.read_your_writes.window(),
             ..PolicyConfig::default()
         });
         let key = PoolKey {
@@ -120,6 +123,7 @@ impl Session {
             multi_off: false,
             last_insert_id: 0,
             insert_id_node: None,
+            causal: causal::Causal::default(),
             next_stmt: 0,
             last_stmt: 0,
             control,
@@ -240,8 +244,15 @@ impl Session {
             Route::Reader => self.pick_reader().map_or(Target::Writer, Target::Read),
             Route::Writer => Target::Writer,
         };
+        let target = match target {
+            Target::Read(r) if !self.causal_ok(r).await => Target::Writer,
+            t => t,
+        };
         if let Some((target, true)) = self.forward(seq, payload.clone(), target, true).await? {
             self.policy.on_statement(&stmt, &sql, now);
+            if stmt.writes() || stmt.kind == StatementKind::Commit {
+                self.note_write();
+            }
             // The statement itself applied any session-state change on this connection.
             if let Some(Some(b)) = self.backends.get_mut(target) {
                 if b.applied.as_slice() != self.policy.session_state() {

@@ -162,6 +162,10 @@ impl Session {
             Some(Route::Reader) => self.pick_reader(),
             _ => None,
         };
+        let reader = match reader {
+            Some(r) if !self.causal_ok(r).await => None,
+            r => r,
+        };
         let (node, target) = match reader {
             Some(n) => (n, Target::Read(n)),
             None => match self.writer(seq, None).await? {
@@ -184,6 +188,9 @@ impl Session {
                 .map(|s| String::from_utf8_lossy(s.prepare.get(1..).unwrap_or(&[])).into_owned())
                 .unwrap_or_default();
             self.policy.on_statement(&class, &sql, now);
+            if class.writes() {
+                self.note_write();
+            }
         }
         Ok(())
     }
