@@ -195,10 +195,14 @@ impl Election {
     pub fn update_at(&mut self, nodes: &[Candidate<'_>], now: Instant) -> Option<WriterChange> {
         let change = self.decide(nodes, now);
         self.seen_read_only.resize(nodes.len(), None);
+        // Forgotten while a node is down: a replica that restarts comes back writable
+        // (`SET GLOBAL read_only` does not survive a restart), which is not a takeover.
         for (seen, c) in self.seen_read_only.iter_mut().zip(nodes) {
-            if let (true, Some(s)) = (c.up, c.status) {
-                *seen = Some(s.read_only);
-            }
+            *seen = if c.up {
+                c.status.map(|s| s.read_only)
+            } else {
+                None
+            };
         }
         change
     }
@@ -304,7 +308,10 @@ impl Election {
         } else {
             None
         };
-        if opened.is_none() && lost_node.is_some_and(|c| c.eligible(fence)) {
+        // The lost writer resumes only if it is still writable: with the fence, one that came
+        // back read-only (restarted with read_only=ON, or closed by another proxy's takeover)
+        // goes through the takeover checks like any other node.
+        if opened.is_none() && lost_node.is_some_and(Candidate::writable) {
             self.writer = Some(lost);
             self.lost = None;
             return Some(WriterChange::Returned);
@@ -330,7 +337,7 @@ impl Election {
         };
         if !caught_up {
             let waited = now.saturating_duration_since(since);
-            if self.settings.catch_up_timeout.is_some_and(|t| waited >= t) {
+            if !self.gave_up && self.settings.catch_up_timeout.is_some_and(|t| waited >= t) {
                 self.gave_up = true;
                 return Some(WriterChange::GaveUp { from: lost, waited });
             }
@@ -339,7 +346,12 @@ impl Election {
         self.writer = Some(w);
         self.lost = None;
         self.waiting_since = None;
-        Some(WriterChange::Failover { from: lost })
+        self.gave_up = false;
+        Some(match opened {
+            // Another proxy took over (and fenced); following it is not a takeover of ours.
+            Some(_) => WriterChange::Adopted { from: lost },
+            None => WriterChange::Failover { from: lost },
+        })
     }
 
     fn still_sees_lost_writer(&self, c: &Candidate<'_>, nodes: &[Candidate<'_>]) -> bool {

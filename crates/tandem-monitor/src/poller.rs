@@ -4,7 +4,7 @@
 //! [`Event`]s on a broadcast channel.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -149,7 +149,9 @@ pub enum Event {
 }
 
 enum Msg {
-    Checked(usize, Result<NodeStatus, String>),
+    /// A check of a node, with when it started (to discard a `read_only` value read before
+    /// Tandem itself last changed it).
+    Checked(usize, Instant, Result<NodeStatus, String>),
     Fenced(usize, Result<Takeover, String>),
     Closed(usize, Result<(), String>),
     SetWriter(String, oneshot::Sender<Result<(), String>>),
@@ -237,7 +239,9 @@ impl Monitor {
         let agg = Aggregator {
             tx: tx.clone(),
             pending_fence: None,
-            closing: vec![false; config.nodes.len()],
+            takeover_task: None,
+            closing: (0..config.nodes.len()).map(|_| None).collect(),
+            read_only_set_at: vec![None; config.nodes.len()],
             health: vec![Health::new(); config.nodes.len()],
             election: Election::new(config.election),
             config,
@@ -304,8 +308,9 @@ async fn check_loop(
     suspect: Arc<Vec<tokio::sync::Notify>>,
 ) {
     loop {
+        let started = Instant::now();
         let result = check(&address, &config).await;
-        if tx.send(Msg::Checked(idx, result)).await.is_err() {
+        if tx.send(Msg::Checked(idx, started, result)).await.is_err() {
             return;
         }
         let is_up = up.borrow().get(idx).copied().unwrap_or(false);
@@ -363,8 +368,12 @@ struct Aggregator {
     /// A new writer elected but not published until its fence completes, and whether its
     /// auto_increment counters are to be raised.
     pending_fence: Option<(usize, bool)>,
-    /// Per node: a `read_only=ON` is on its way (read-only fence, steady state).
-    closing: Vec<bool>,
+    /// The running takeover step (aborted when the election moves on).
+    takeover_task: Option<tokio::task::AbortHandle>,
+    /// Per node: a `read_only=ON` on its way (read-only fence, steady state).
+    closing: Vec<Option<tokio::task::AbortHandle>>,
+    /// Per node: when Tandem last sent it `SET GLOBAL read_only`.
+    read_only_set_at: Vec<Option<Instant>>,
     config: MonitorConfig,
     health: Vec<Health>,
     election: Election,
@@ -378,7 +387,7 @@ impl Aggregator {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         while let Some(msg) = rx.recv().await {
             match msg {
-                Msg::Checked(i, result) => self.on_check(i, result),
+                Msg::Checked(i, started, result) => self.on_check(i, started, result),
                 Msg::Fenced(i, result) => self.on_fenced(i, result),
                 Msg::Closed(i, result) => self.on_closed(i, result),
                 Msg::SetWriter(name, reply) => {
@@ -402,8 +411,27 @@ impl Aggregator {
         Ok(())
     }
 
-    fn on_check(&mut self, i: usize, result: Result<NodeStatus, String>) {
+    fn on_check(&mut self, i: usize, started: Instant, result: Result<NodeStatus, String>) {
         let prev = self.snapshot.load_full();
+        // A check that began before Tandem last set this node's read_only may have read the old
+        // value; keep the value Tandem set (the next check confirms it).
+        let stale_flag = self
+            .read_only_set_at
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|at| started < at);
+        let known_flag = prev
+            .nodes
+            .get(i)
+            .and_then(|n| n.status.as_ref())
+            .map(|s| s.read_only);
+        let result = result.map(|mut st| {
+            if let (true, Some(flag)) = (stale_flag, known_flag) {
+                st.read_only = flag;
+            }
+            st
+        });
         let mut next = (*prev).clone();
         let Some(node) = next.nodes.get_mut(i) else {
             return;
@@ -452,12 +480,15 @@ impl Aggregator {
         };
         for (i, n) in snap.nodes.iter().enumerate() {
             let open = n.up && n.status.as_ref().is_some_and(|s| !s.read_only);
-            if i == w || !open || self.closing.get(i).copied().unwrap_or(true) {
+            let busy = self.closing.get(i).is_none_or(Option::is_some);
+            if i == w || !open || busy {
                 continue;
             }
-            self.closing[i] = true;
+            if let Some(at) = self.read_only_set_at.get_mut(i) {
+                *at = Some(Instant::now());
+            }
             let (tx, cfg, address) = (self.tx.clone(), self.config.clone(), n.address.clone());
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let result = set_read_only(
                     &address,
                     &cfg.user,
@@ -469,12 +500,13 @@ impl Aggregator {
                 .map_err(|e| e.to_string());
                 let _ = tx.send(Msg::Closed(i, result)).await;
             });
+            self.closing[i] = Some(task.abort_handle());
         }
     }
 
     fn on_closed(&mut self, node: usize, result: Result<(), String>) {
         if let Some(c) = self.closing.get_mut(node) {
-            *c = false;
+            *c = None;
         }
         let name = self.node_name(node);
         match result {
@@ -560,7 +592,8 @@ impl Aggregator {
             }
             Err(e) => {
                 warn!(node = %name, error = %e, "writer takeover step failed; retrying, writes held");
-                self.spawn_fence(node, ai, Duration::from_millis(200));
+                let snap = self.snapshot.load_full();
+                self.spawn_fence(&snap, node, ai, Duration::from_millis(200));
             }
         }
     }
@@ -573,45 +606,62 @@ impl Aggregator {
             .unwrap_or_default()
     }
 
-    /// What `node` needs before it takes the writes, from the current snapshot.
-    fn plan(&self, node: usize, auto_increment: bool) -> Plan {
-        let snap = self.snapshot.load_full();
+    /// What `node` needs before it takes the writes. With the read-only fence every other node
+    /// that is up is closed, whatever its last seen flag (repeating `read_only=ON` is harmless,
+    /// and a flag can be stale), and the new writer is opened last.
+    fn plan(&self, snap: &Snapshot, node: usize, auto_increment: bool) -> Plan {
         let mut plan = Plan {
             auto_increment,
             ..Plan::default()
         };
         if self.config.election.read_only_fence {
             for (i, n) in snap.nodes.iter().enumerate() {
-                let open = n.status.as_ref().is_some_and(|s| !s.read_only);
-                if i != node && n.up && open {
+                if i != node && n.up {
                     plan.close.push((i, n.address.clone()));
                 }
             }
-            plan.open = snap
-                .nodes
-                .get(node)
-                .and_then(|n| n.status.as_ref())
-                .is_some_and(|s| s.read_only);
+            plan.open = true;
         }
         plan
     }
 
-    fn spawn_fence(&self, node: usize, auto_increment: bool, delay: Duration) {
+    /// Starts the takeover step for `node`, replacing (aborting) any step still running, so an
+    /// outdated step can never open a node after a newer one closed it.
+    fn spawn_fence(&mut self, snap: &Snapshot, node: usize, auto_increment: bool, delay: Duration) {
         let Some(address) = self.config.nodes.get(node).map(|n| n.address.clone()) else {
             return;
         };
-        let plan = self.plan(node, auto_increment);
+        if let Some(old) = self.takeover_task.take() {
+            old.abort();
+        }
+        // A steady-state close of the new writer must not land after it is opened.
+        if let Some(Some(c)) = self.closing.get_mut(node).map(Option::take) {
+            c.abort();
+        }
+        let plan = self.plan(snap, node, auto_increment);
+        let now = Instant::now();
+        for i in plan
+            .close
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(plan.open.then_some(node))
+        {
+            if let Some(at) = self.read_only_set_at.get_mut(i) {
+                *at = Some(now);
+            }
+        }
         let (tx, cfg) = (self.tx.clone(), self.config.clone());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let result = take_over(&address, &cfg, plan).await;
             let _ = tx.send(Msg::Fenced(node, result)).await;
         });
+        self.takeover_task = Some(task.abort_handle());
     }
 
     /// Whether a change needs a takeover step before the writer is published.
-    fn needs_step(&self, node: usize, auto_increment: bool) -> bool {
-        let plan = self.plan(node, auto_increment);
+    fn needs_step(&self, snap: &Snapshot, node: usize, auto_increment: bool) -> bool {
+        let plan = self.plan(snap, node, auto_increment);
         plan.auto_increment || plan.open || !plan.close.is_empty()
     }
 
@@ -626,17 +676,30 @@ impl Aggregator {
                 WriterChange::Manual { from } => *from != elected,
                 _ => false,
             };
-            self.pending_fence = None;
-            if let Some(w) = elected {
-                let ai = takeover && self.config.fence.enabled;
-                if self.needs_step(w, ai) {
-                    self.pending_fence = Some((w, ai));
-                    self.spawn_fence(w, ai, Duration::ZERO);
+            let ai = takeover && self.config.fence.enabled;
+            match (self.pending_fence, elected) {
+                // Already being prepared for the writes: keep that step, and its counter raise.
+                (Some((p, pending_ai)), Some(w)) if p == w => {
+                    if ai && !pending_ai {
+                        self.spawn_fence(next, w, true, Duration::ZERO);
+                    }
+                    self.pending_fence = Some((w, ai || pending_ai));
                 }
+                (_, Some(w)) if self.needs_step(next, w, ai) => {
+                    self.pending_fence = Some((w, ai));
+                    self.spawn_fence(next, w, ai, Duration::ZERO);
+                }
+                _ => self.pending_fence = None,
             }
         }
         if self.pending_fence.is_some_and(|(p, _)| Some(p) != elected) {
             self.pending_fence = None;
+        }
+        if self.pending_fence.is_none() {
+            // Nothing is being prepared: a step still running is outdated (or already done).
+            if let Some(task) = self.takeover_task.take() {
+                task.abort();
+            }
         }
         next.writer = if self.pending_fence.is_some() {
             None

@@ -251,7 +251,7 @@ impl Session {
         if let Some((target, true)) = self.forward(seq, payload.clone(), target, true).await? {
             self.policy.on_statement(&stmt, &sql, now);
             if stmt.writes() || stmt.kind == StatementKind::Commit {
-                self.note_write();
+                self.note_write(target);
             }
             // The statement itself applied any session-state change on this connection.
             if let Some(Some(b)) = self.backends.get_mut(target) {

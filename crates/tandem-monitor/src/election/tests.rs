@@ -398,6 +398,57 @@ fn read_only_fence_follows_another_proxys_failover_even_with_failover_off() {
             cand("cn1", 256, false, &open),
             cand("cn2", 1, true, &cn2_open)
         ]),
+        Some(WriterChange::Adopted { from: 0 })
+    );
+}
+
+#[test]
+fn read_only_fence_does_not_adopt_a_restarted_replica() {
+    // cn2 was seen read-only, went down, and restarted writable (SET GLOBAL does not persist):
+    // not a takeover — it is closed again, not followed.
+    let (open, closed) = (status("0-1-10", true, false), status("0-1-10", true, true));
+    let mut e = fenced();
+    e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, true, &closed)]);
+    e.update(&[
+        cand("cn1", 256, true, &open),
+        cand("cn2", 1, false, &closed),
+    ]);
+    assert_eq!(
+        e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, true, &open)]),
+        None
+    );
+    assert_eq!(e.writer(), Some(0));
+}
+
+#[test]
+fn read_only_fence_does_not_reopen_a_writer_that_came_back_read_only() {
+    // cn1 restarted with read_only=ON while cn2 was still catching up: not simply "returned"
+    // (another proxy may be opening cn2 right now); cn2 takes over once caught up.
+    let (open, closed) = (status("0-1-10", true, false), status("0-1-10", true, true));
+    let behind = status("0-1-5", false, true);
+    let mut e = fenced();
+    e.update(&[cand("cn1", 256, true, &open), cand("cn2", 1, true, &behind)]);
+    assert!(matches!(
+        e.update(&[
+            cand("cn1", 256, false, &open),
+            cand("cn2", 1, true, &behind)
+        ]),
+        Some(WriterChange::Lost { .. })
+    ));
+    assert_eq!(
+        e.update(&[
+            cand("cn1", 256, true, &closed),
+            cand("cn2", 1, true, &behind)
+        ]),
+        None
+    );
+    assert_eq!(e.writer(), None);
+    assert_eq!(
+        e.update(&[
+            cand("cn1", 256, true, &closed),
+            cand("cn2", 1, true, &closed)
+        ]),
         Some(WriterChange::Failover { from: 0 })
     );
+    assert_eq!(e.writer(), Some(1));
 }

@@ -5,7 +5,7 @@
 //! replica. Otherwise the read goes to the writer. Nothing waits: a replica either has the write
 //! or is skipped.
 
-use tandem_monitor::GtidPosition;
+use tandem_monitor::{ConnError, GtidPosition};
 use tracing::debug;
 
 use super::Session;
@@ -20,6 +20,10 @@ pub(super) struct Causal {
     gtid: Option<(String, GtidPosition)>,
     /// Nodes known to have applied `gtid` (bit per node index).
     seen: u64,
+    /// The node whose connection ran the session's last write.
+    write_node: Option<usize>,
+    /// The server refused `@@last_gtid` (not MariaDB): after a write, reads go to the writer.
+    unsupported: bool,
 }
 
 fn bit(node: usize) -> u64 {
@@ -33,10 +37,11 @@ impl Session {
     }
 
     /// A statement that changed data completed: the session's next read must see it.
-    pub(super) fn note_write(&mut self) {
+    pub(super) fn note_write(&mut self, node: usize) {
         if self.causal_mode() {
             self.causal.dirty = true;
             self.causal.seen = 0;
+            self.causal.write_node = Some(node);
         }
     }
 
@@ -53,7 +58,13 @@ impl Session {
             return true;
         }
         if self.causal.dirty {
-            match self.last_gtid(writer).await {
+            if self.causal.unsupported {
+                return false;
+            }
+            let Some(node) = self.causal.write_node else {
+                return false;
+            };
+            match self.last_gtid(node).await {
                 Some(g) => {
                     self.causal.gtid = g;
                     self.causal.dirty = false;
@@ -83,13 +94,13 @@ impl Session {
         applied
     }
 
-    /// `@@last_gtid` on the session's writer connection. `Some(None)`: no GTID to wait for;
-    /// `None`: unknown (no such connection, or the query failed).
-    async fn last_gtid(&mut self, writer: usize) -> Option<Option<(String, GtidPosition)>> {
-        let mut b = self.backends.get_mut(writer).and_then(Option::take)?;
+    /// `@@last_gtid` on the connection that ran the session's last write. `Some(None)`: no
+    /// GTID to wait for; `None`: unknown (the connection is gone, or the query failed).
+    async fn last_gtid(&mut self, node: usize) -> Option<Option<(String, GtidPosition)>> {
+        let mut b = self.backends.get_mut(node).and_then(Option::take)?;
         match b.conn.query("SELECT @@last_gtid").await {
             Ok(r) => {
-                self.put_back(writer, b);
+                self.put_back(node, b);
                 let text = r.rows.first()?.first()?.clone().unwrap_or_default();
                 let text = text.trim().to_owned();
                 if text.is_empty() {
@@ -98,9 +109,14 @@ impl Session {
                 let pos = GtidPosition::parse_mariadb(&text)?;
                 Some(Some((text, pos)))
             }
+            Err(ConnError::Server(_)) => {
+                self.put_back(node, b);
+                self.causal.unsupported = true;
+                None
+            }
             Err(_) => {
                 drop(b);
-                self.lost_backend(writer);
+                self.lost_backend(node);
                 None
             }
         }
@@ -119,6 +135,10 @@ impl Session {
                     .first()
                     .and_then(|row| row.first())
                     .is_some_and(|v| v.as_deref() == Some("0"))
+            }
+            Err(ConnError::Server(_)) => {
+                self.put_back(reader, b);
+                false
             }
             Err(_) => {
                 drop(b);

@@ -181,16 +181,16 @@ impl Session {
         if let Some(s) = self.stmts.get_mut(&id) {
             s.long_data = false;
         }
-        if let Some((_, true)) = self.forward(seq, payload, target, true).await? {
+        if let Some((node, true)) = self.forward(seq, payload, target, true).await? {
+            if class.writes() {
+                self.note_write(node);
+            }
             let sql = self
                 .stmts
                 .get(&id)
                 .map(|s| String::from_utf8_lossy(s.prepare.get(1..).unwrap_or(&[])).into_owned())
                 .unwrap_or_default();
             self.policy.on_statement(&class, &sql, now);
-            if class.writes() {
-                self.note_write();
-            }
         }
         Ok(())
     }
