@@ -253,7 +253,13 @@ impl Conn {
     pub async fn reset(&mut self) -> Result<(), ConnError> {
         self.send_command(&[0x1f]).await?;
         let (_, p) = self.read_packet().await?;
-        self.expect_ok(&p).map(|_| ())
+        self.expect_ok(&p)?;
+        // A large result grew the read buffer; an idle pooled connection goes back to small.
+        if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
+            self.buf = BytesMut::with_capacity(16 * 1024);
+        }
+        self.read_chunk = 16 * 1024;
+        Ok(())
     }
 
     fn expect_ok(&mut self, p: &[u8]) -> Result<OkPacket, ConnError> {
