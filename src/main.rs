@@ -63,24 +63,32 @@ fn main() -> ExitCode {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the file descriptor limit"),
     }
-    let mut builder = match config.proxy.threads {
-        1 => tokio::runtime::Builder::new_current_thread(),
-        n => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            if n > 1 {
-                b.worker_threads(n);
-            }
-            b
-        }
+    // One single-threaded event loop per worker thread (HAProxy's model): this thread is worker 0
+    // (it also accepts and runs the monitor), the others only run sessions.
+    let threads = match config.proxy.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     };
-    let runtime = match builder.enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tandem: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let workers = match tandem_proxy::Workers::start(threads - 1) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("tandem: cannot start the worker threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(serve(config, workers.handles()));
+    drop(workers);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tandem: {e}");
@@ -105,10 +113,13 @@ fn listen(
     socket.listen(u32::try_from(max_connections.clamp(128, 65_535)).unwrap_or(4096))
 }
 
-async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    config: Config,
+    workers: Vec<tokio::runtime::Handle>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let listener = listen(config.proxy.listen, config.proxy.max_connections)
         .map_err(|e| format!("cannot listen on {}: {e}", config.proxy.listen))?;
-    tandem_proxy::run(listener, config, shutdown_signal()).await?;
+    tandem_proxy::run_on(listener, config, shutdown_signal(), workers).await?;
     Ok(())
 }
 
@@ -134,7 +145,7 @@ fn print_setup(c: &Config) {
     println!("max_connections  {}", c.proxy.max_connections);
     println!("write_hold       {:?}", c.proxy.write_hold);
     match c.proxy.threads {
-        0 => println!("threads          one per core"),
+        0 => println!("threads          one event loop per core"),
         n => println!("threads          {n}"),
     }
     println!(

@@ -339,3 +339,39 @@ async fn sqlx_through_tandem() {
         .expect("drop");
     c.close().await.expect("close");
 }
+
+/// Sessions one after another take turns on the two event loops; each loop keeps its own idle
+/// backend connections, so a stream of short sessions reuses a handful of backend connections
+/// instead of opening one per client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_sessions_reuse_pooled_backend_connections_on_every_worker() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "")).await;
+    let sessions = 30;
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..sessions {
+        let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+            .await
+            .expect("connect");
+        // In a transaction: runs on the writer, on this session's pooled connection there.
+        c.query_drop("BEGIN").await.expect("begin");
+        let id: Option<u64> = c
+            .query_first(format!("SELECT CONNECTION_ID() /* pool:{i} */"))
+            .await
+            .expect("connection id");
+        c.query_drop("COMMIT").await.expect("commit");
+        c.disconnect().await.expect("disconnect");
+        ids.insert(id.expect("an id"));
+        // Let the background reset put the connection back before the next client.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ids.len() <= 4,
+        "{sessions} sessions used {} backend connections: {ids:?}",
+        ids.len()
+    );
+    assert!(
+        ids.len() >= 2,
+        "sessions should alternate between the two event loops, each with its own pooled connection: {ids:?}"
+    );
+}

@@ -7,7 +7,8 @@ use mysql_async::prelude::Queryable;
 use tandem_testkit::Pair;
 use tokio::sync::oneshot;
 
-/// A proxy running on a background task; stops when dropped.
+/// A proxy running on a background task; stops when dropped. Its sessions are spread over two
+/// event loops, as in the binary on a 2-core machine: the test's runtime and one extra worker.
 pub struct Proxy {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -72,11 +73,20 @@ pub async fn start(config: &str) -> Proxy {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
+    let workers = tandem_proxy::Workers::start(1).expect("worker thread");
+    let handles = workers.handles();
     tokio::spawn(async move {
-        let _ = tandem_proxy::run(listener, config, async {
-            let _ = rx.await;
-        })
+        let _ = tandem_proxy::run_on(
+            listener,
+            config,
+            async {
+                let _ = rx.await;
+            },
+            handles,
+        )
         .await;
+        // The worker outlives the proxy's graceful shutdown (its sessions finish first).
+        let _ = tokio::task::spawn_blocking(move || drop(workers)).await;
     });
     let proxy = Proxy {
         addr,

@@ -118,6 +118,9 @@ pub struct Conn {
     /// How much room the next read gets: doubles (up to 256 KiB) while reads fill it, so large
     /// results move in few big reads and idle connections stay small.
     read_chunk: usize,
+    /// Reused for outgoing packets (header and payload go out in one write, without an allocation
+    /// per command).
+    wbuf: BytesMut,
 }
 
 /// Capabilities the monitor asks for.
@@ -150,6 +153,7 @@ impl Conn {
             stream,
             buf: BytesMut::with_capacity(16 * 1024),
             read_chunk: 16 * 1024,
+            wbuf: BytesMut::new(),
             capabilities: login.capabilities,
             connection_id: 0,
             server_version: String::new(),
@@ -220,9 +224,13 @@ impl Conn {
 
     /// Sends a command packet (sequence 0).
     pub async fn send_command(&mut self, payload: &[u8]) -> Result<(), ConnError> {
-        let mut out = BytesMut::with_capacity(payload.len() + 8);
-        tandem_protocol::write_packet(&mut out, 0, payload);
-        self.stream.write_all(&out).await?;
+        self.wbuf.clear();
+        tandem_protocol::write_packet(&mut self.wbuf, 0, payload);
+        let sent = self.stream.write_all(&self.wbuf).await;
+        if self.wbuf.capacity() > 64 * 1024 {
+            self.wbuf = BytesMut::new(); // a large statement does not stay allocated
+        }
+        sent?;
         Ok(())
     }
 

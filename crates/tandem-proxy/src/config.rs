@@ -60,7 +60,7 @@ pub struct ProxyConfig {
     /// Time to connect to (and log in to) a backend.
     #[serde(default = "defaults::connect_timeout", with = "duration")]
     pub connect_timeout: Duration,
-    /// Idle pooled backend connections kept per node.
+    /// Idle pooled backend connections kept per node (shared out among the worker threads).
     #[serde(default = "defaults::pool_max_idle")]
     pub pool_max_idle: usize,
     /// Backend connections per node, busy and idle together.
@@ -72,8 +72,8 @@ pub struct ProxyConfig {
     /// On SIGTERM/SIGINT, how long running sessions may finish before they are cut.
     #[serde(default = "defaults::shutdown_timeout", with = "duration")]
     pub shutdown_timeout: Duration,
-    /// Worker threads: 0 = one per core; 1 = a single-threaded runtime (cheapest per statement
-    /// when Tandem shares a small machine with the databases or the application).
+    /// Worker threads, each a single-threaded event loop that owns its sessions (HAProxy's
+    /// `nbthread`): 0 = one per core, 1 = everything on one thread.
     #[serde(default)]
     pub threads: usize,
 }

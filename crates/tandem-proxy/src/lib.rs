@@ -7,7 +7,8 @@
 //! Responses are relayed as raw bytes; the codec's response-stream machine only finds where each
 //! response ends and its final status flags, which feed the session policy.
 //!
-//! Entry point: [`run`] with a bound listener, a validated [`Config`] and a shutdown future.
+//! Entry point: [`run`] with a bound listener, a validated [`Config`] and a shutdown future, or
+//! [`run_on`] to spread sessions over extra [`Workers`] (one event loop per thread).
 
 mod admin;
 mod client_io;
@@ -19,6 +20,8 @@ mod relay;
 mod server;
 mod session;
 mod shared;
+mod workers;
 
 pub use config::{Config, ConfigError, ReadYourWrites};
-pub use server::{run, ProxyError};
+pub use server::{run, run_on, ProxyError};
+pub use workers::Workers;

@@ -4,6 +4,9 @@
 //! what changes the wire format or the login (user, login schema, negotiated capabilities,
 //! character set), so a pooled connection always speaks exactly the dialect its next client
 //! negotiated and starts in the schema that client asked for.
+//!
+//! Idle connections are kept per worker event loop (a connection stays with the loop whose
+//! reactor it is registered with); the cap on connections per node counts all of them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +37,8 @@ struct Idle {
 
 pub struct Pool {
     address: String,
-    idle: Mutex<VecDeque<Idle>>,
+    /// Idle connections, one list per worker.
+    idle: Vec<Mutex<VecDeque<Idle>>>,
     total: Arc<AtomicUsize>,
     max_idle: usize,
     max_total: usize,
@@ -61,12 +65,15 @@ pub enum PoolError {
 }
 
 impl Pool {
-    pub fn new(address: String, cfg: &ProxyConfig) -> Pool {
+    /// A pool for `workers` event loops.
+    pub fn new(address: String, cfg: &ProxyConfig, workers: usize) -> Pool {
         Pool {
             address,
-            idle: Mutex::new(VecDeque::new()),
+            idle: (0..workers.max(1))
+                .map(|_| Mutex::new(VecDeque::new()))
+                .collect(),
             total: Arc::new(AtomicUsize::new(0)),
-            max_idle: cfg.pool_max_idle,
+            max_idle: cfg.pool_max_idle.div_ceil(workers.max(1)),
             max_total: cfg.pool_max_connections,
             idle_timeout: cfg.pool_idle_timeout,
             connect_timeout: cfg.connect_timeout,
@@ -94,8 +101,14 @@ impl Pool {
         Ok((conn, permit))
     }
 
+    /// This worker's idle list.
+    fn shard(&self) -> &Mutex<VecDeque<Idle>> {
+        let w = crate::workers::current();
+        &self.idle[w % self.idle.len()]
+    }
+
     fn take_idle(&self, key: &PoolKey) -> Option<(Conn, Permit)> {
-        let mut idle = self.idle.lock().ok()?;
+        let mut idle = self.shard().lock().ok()?;
         let now = Instant::now();
         let before = idle.len();
         idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
@@ -108,9 +121,11 @@ impl Pool {
 
     /// Closes every idle connection (the node was seen failing: they are likely dead too).
     pub fn purge(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            self.total.fetch_sub(idle.len(), Ordering::Relaxed);
-            idle.clear();
+        for shard in &self.idle {
+            if let Ok(mut idle) = shard.lock() {
+                self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+                idle.clear();
+            }
         }
     }
 
@@ -120,7 +135,7 @@ impl Pool {
         if !matches!(reset, Ok(Ok(()))) || !conn.buf.is_empty() {
             return; // dropped: closed, permit released
         }
-        let Ok(mut idle) = self.idle.lock() else {
+        let Ok(mut idle) = self.shard().lock() else {
             return;
         };
         if idle.len() >= self.max_idle {
@@ -137,8 +152,10 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        if let Ok(idle) = self.idle.get_mut() {
-            self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+        for shard in &mut self.idle {
+            if let Ok(idle) = shard.get_mut() {
+                self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use tandem_monitor::{
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, info_span, warn, Instrument};
@@ -22,6 +23,7 @@ use crate::errors::{self, write_err};
 use crate::frontend::{handshake, Outcome};
 use crate::session::{ClientIo, Session};
 use crate::shared::Shared;
+use crate::workers::Placement;
 
 /// Why the proxy stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -78,15 +80,28 @@ pub fn monitor_config(config: &Config) -> MonitorConfig {
     }
 }
 
-/// Runs the proxy on `listener` until `shutdown` completes.
+/// Runs the proxy on `listener` until `shutdown` completes, every session on the calling runtime.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
+    run_on(listener, config, shutdown, Vec::new()).await
+}
+
+/// Runs the proxy on `listener` until `shutdown` completes. Sessions are spread over the calling
+/// runtime (worker 0: it also accepts and runs the monitor) and the runtimes of `workers` (see
+/// [`Workers::handles`](crate::Workers::handles)), each session on the one with the fewest.
+pub async fn run_on(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    workers: Vec<Handle>,
+) -> Result<(), ProxyError> {
+    let placement = Placement::new(workers);
     let monitor = Monitor::spawn(monitor_config(&config));
     let events = monitor.subscribe();
-    let shared = Shared::new(config, monitor);
+    let shared = Shared::new(config, monitor, placement.len());
     tokio::spawn(shared.clone().follow_monitor());
     tokio::spawn(shared.clone().record_events(events));
     let admin = match shared.config.admin.clone() {
@@ -123,10 +138,24 @@ pub async fn run(
                     continue;
                 };
                 let shared = shared.clone();
-                sessions.spawn(async move {
-                    serve(shared, stream, peer).await;
-                    drop(permit);
-                });
+                match placement.place() {
+                    (None, seat) => {
+                        sessions.spawn(async move {
+                            serve(shared, stream, peer).await;
+                            drop((permit, seat));
+                        });
+                    }
+                    (Some(worker), seat) => {
+                        // Re-registered with the worker's reactor, where the session runs.
+                        let Ok(stream) = stream.into_std() else { continue };
+                        sessions.spawn_on(async move {
+                            if let Ok(stream) = TcpStream::from_std(stream) {
+                                serve(shared, stream, peer).await;
+                            }
+                            drop((permit, seat));
+                        }, worker);
+                    }
+                }
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }

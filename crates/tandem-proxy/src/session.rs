@@ -97,9 +97,11 @@ pub struct Session {
     /// Causal-read state (`read_your_writes = "gtid"`).
     causal: causal::Causal,
     /// Prepared statements by the id the client knows.
-    stmts: std::collections::HashMap<u32, prepared::Prepared>,
+    stmts: prepared::Stmts,
     next_stmt: u32,
     last_stmt: u32,
+    /// Reused to rewrite statement executions (no allocation per execution).
+    scratch: BytesMut,
 }
 
 impl Session {
@@ -119,7 +121,8 @@ impl Session {
         shared.sessions.insert(id, control.clone());
         Session {
             topology: shared.monitor.watch(),
-            stmts: std::collections::HashMap::new(),
+            stmts: prepared::Stmts::default(),
+            scratch: BytesMut::new(),
             multi_off: false,
             last_insert_id: 0,
             insert_id_node: None,
@@ -144,6 +147,8 @@ impl Session {
     pub async fn run(mut self) {
         let max = self.shared.config.proxy.max_packet_size;
         let control = self.control.clone();
+        // Registered once, not per command: a KILL wakes the read below.
+        let mut kill = std::pin::pin!(control.kill.notified());
         loop {
             if control.killed.load(Ordering::Acquire) {
                 info!(session = self.id, "killed");
@@ -151,7 +156,10 @@ impl Session {
             }
             let read = tokio::select! {
                 r = self.io.read_packet(max) => r,
-                _ = control.kill.notified() => continue,
+                _ = kill.as_mut() => {
+                    kill.set(control.kill.notified());
+                    continue;
+                }
             };
             let (seq, payload) = match read {
                 Ok(Some(p)) => p,
@@ -225,7 +233,7 @@ impl Session {
                     .await
             }
             _ => self
-                .forward(seq, payload, Target::Writer, true)
+                .forward(seq, &payload, Target::Writer, true)
                 .await
                 .map(|_| ()),
         }
@@ -248,7 +256,7 @@ impl Session {
             Target::Read(r) if !self.causal_ok(r).await => Target::Writer,
             t => t,
         };
-        if let Some((target, true)) = self.forward(seq, payload.clone(), target, true).await? {
+        if let Some((target, true)) = self.forward(seq, &payload, target, true).await? {
             self.policy.on_statement(&stmt, &sql, now);
             if stmt.writes() || stmt.kind == StatementKind::Commit {
                 self.note_write(target);
@@ -279,7 +287,7 @@ impl Session {
                     .await
             }
         };
-        if let Some((node, true)) = self.forward(seq, payload, Target::Writer, true).await? {
+        if let Some((node, true)) = self.forward(seq, &payload, Target::Writer, true).await? {
             self.multi_off = off;
             if let Some(Some(b)) = self.backends.get_mut(node) {
                 b.multi_off = off;
@@ -290,7 +298,7 @@ impl Session {
 
     async fn init_db(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
         let db = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[])).into_owned();
-        if let Some((_, true)) = self.forward(seq, payload, Target::Writer, true).await? {
+        if let Some((_, true)) = self.forward(seq, &payload, Target::Writer, true).await? {
             self.policy.on_init_db(&db);
         }
         Ok(())
@@ -302,23 +310,21 @@ impl Session {
     async fn forward(
         &mut self,
         seq: u8,
-        payload: Bytes,
+        payload: &[u8],
         target: Target,
         expects_response: bool,
     ) -> Result<Option<(usize, bool)>, Stop> {
         let Some((target, mut backend)) = self.acquire(seq, target).await? else {
             return Ok(None);
         };
-        let stat = if self.shared.view.load().writer() == Some(target) {
+        let on_writer = self.shared.view.load().writer() == Some(target);
+        let stat = if on_writer {
             &self.shared.stats.statements_writer
         } else {
             &self.shared.stats.statements_reader
         };
         stat.fetch_add(1, Ordering::Relaxed);
-        if self.last_insert_id != 0
-            && self.insert_id_node != Some(target)
-            && self.shared.view.load().writer() == Some(target)
-        {
+        if self.last_insert_id != 0 && self.insert_id_node != Some(target) && on_writer {
             let carry = format!("DO LAST_INSERT_ID({})", self.last_insert_id);
             if let Err(e) = backend.conn.exec(&carry).await {
                 drop(backend);
@@ -332,7 +338,7 @@ impl Session {
             }
             self.insert_id_node = Some(target);
         }
-        if let Err(e) = backend.conn.send_command(&payload).await {
+        if let Err(e) = backend.conn.send_command(payload).await {
             drop(backend);
             self.lost_backend(target);
             let msg = format!(
@@ -346,7 +352,7 @@ impl Session {
             self.backends[target] = Some(backend);
             return Ok(None);
         }
-        let Some(cmd) = tandem_protocol::Command::of(&payload) else {
+        let Some(cmd) = tandem_protocol::Command::of(payload) else {
             self.backends[target] = Some(backend);
             return Ok(None);
         };

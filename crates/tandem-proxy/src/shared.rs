@@ -106,7 +106,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, monitor: Monitor) -> Arc<Shared> {
+    /// Shared state for `workers` session event loops.
+    pub fn new(config: Config, monitor: Monitor, workers: usize) -> Arc<Shared> {
         let users = config
             .users
             .iter()
@@ -122,7 +123,7 @@ impl Shared {
         let pools = config
             .backends
             .iter()
-            .map(|b| Pool::new(b.address.clone(), &config.proxy))
+            .map(|b| Pool::new(b.address.clone(), &config.proxy, workers))
             .collect();
         let view = RoutingView::from_snapshot(monitor.snapshot(), &config);
         Arc::new(Shared {

@@ -8,6 +8,8 @@
 //! Executions with a cursor, after SEND_LONG_DATA, or of statements that are not pure reads go to
 //! the writer, as do RESET and FETCH.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -21,10 +23,34 @@ use crate::relay::collect;
 /// ER_UNKNOWN_STMT_HANDLER.
 const UNKNOWN_STMT: (u16, &str) = (1243, "HY000");
 
+/// Prepared statements by client id. The ids are Tandem's own small sequential numbers, so a
+/// multiplicative hash spreads them well and costs far less than SipHash on every execution.
+pub(super) type Stmts = HashMap<u32, Prepared, BuildHasherDefault<IdHasher>>;
+
+/// Fibonacci hashing for `u32` keys.
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// One client-visible prepared statement.
 pub(super) struct Prepared {
     /// The COM_STMT_PREPARE payload, to prepare it again elsewhere.
     prepare: Bytes,
+    /// Its SQL text (for the session policy after each execution).
+    sql: String,
     class: Statement,
     params: u16,
     /// Parameter types (2 bytes each) from the execution that bound them.
@@ -81,6 +107,7 @@ impl Session {
                 Prepared {
                     prepare: payload,
                     class: classify(&sql),
+                    sql,
                     params: ok.num_params,
                     param_types: None,
                     on_node,
@@ -177,35 +204,41 @@ impl Session {
             Ok(bid) => bid,
             Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
         };
-        let payload = self.rewrite_execute(id, node, bid, &payload);
-        if let Some(s) = self.stmts.get_mut(&id) {
-            s.long_data = false;
-        }
-        if let Some((node, true)) = self.forward(seq, payload, target, true).await? {
+        let mut out = std::mem::take(&mut self.scratch);
+        self.rewrite_execute(id, node, bid, &payload, &mut out);
+        let done = self.forward(seq, &out, target, true).await;
+        self.scratch = out;
+        if let Some((node, true)) = done? {
             if class.writes() {
                 self.note_write(node);
             }
-            let sql = self
-                .stmts
-                .get(&id)
-                .map(|s| String::from_utf8_lossy(s.prepare.get(1..).unwrap_or(&[])).into_owned())
-                .unwrap_or_default();
-            self.policy.on_statement(&class, &sql, now);
+            if let Some(s) = self.stmts.get(&id) {
+                self.policy.on_statement(&class, &s.sql, now);
+            }
         }
         Ok(())
     }
 
-    /// Puts the backend's id into an execution and, on a backend that has not seen them yet,
-    /// the remembered parameter types.
-    fn rewrite_execute(&mut self, id: u32, node: usize, bid: u32, payload: &[u8]) -> Bytes {
-        let mut out = BytesMut::from(payload);
-        let _ = tandem_protocol::rewrite_stmt_id(&mut out, bid);
+    /// Writes into `out` the execution with the backend's id and, on a backend that has not seen
+    /// them yet, the remembered parameter types. Clears the statement's long-data mark.
+    fn rewrite_execute(
+        &mut self,
+        id: u32,
+        node: usize,
+        bid: u32,
+        payload: &[u8],
+        out: &mut BytesMut,
+    ) {
+        out.clear();
+        out.extend_from_slice(payload);
+        let _ = tandem_protocol::rewrite_stmt_id(out, bid);
         let Some(stmt) = self.stmts.get_mut(&id) else {
-            return out.freeze();
+            return;
         };
+        stmt.long_data = false;
         let n = usize::from(stmt.params);
         if n == 0 {
-            return out.freeze();
+            return;
         }
         // [0x17][id u32][flags u8][iterations u32][null bitmap][new-params-bound u8][types]...
         let flag_at = 10 + n.div_ceil(8);
@@ -223,12 +256,11 @@ impl Session {
             }
             Some(0) if !typed_here => {
                 if let Some(types) = &stmt.param_types {
-                    let mut fixed = BytesMut::with_capacity(out.len() + types.len());
-                    fixed.extend_from_slice(out.get(..flag_at).unwrap_or(&[]));
-                    fixed.extend_from_slice(&[1]);
-                    fixed.extend_from_slice(types);
-                    fixed.extend_from_slice(out.get(flag_at + 1..).unwrap_or(&[]));
-                    out = fixed;
+                    // The flag becomes 1 and the types follow it.
+                    let rest = out.split_off(flag_at + 1);
+                    out[flag_at] = 1;
+                    out.extend_from_slice(types);
+                    out.unsplit(rest);
                 }
             }
             _ => {}
@@ -236,7 +268,6 @@ impl Session {
         if let Some(Some((_, typed))) = stmt.on_node.get_mut(node) {
             *typed = true;
         }
-        out.freeze()
     }
 
     /// SEND_LONG_DATA (no response): to the writer; the next execution follows it there.
@@ -255,7 +286,7 @@ impl Session {
         }
         let mut p = BytesMut::from(&payload[..]);
         let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
-        self.forward(0, p.freeze(), Target::Node(node), false)
+        self.forward(0, &p, Target::Node(node), false)
             .await
             .map(|_| ())
     }
@@ -280,7 +311,7 @@ impl Session {
         }
         let mut p = BytesMut::from(&payload[..]);
         let _ = tandem_protocol::rewrite_stmt_id(&mut p, bid);
-        self.forward(seq, p.freeze(), Target::Node(node), true)
+        self.forward(seq, &p, Target::Node(node), true)
             .await
             .map(|_| ())
     }
