@@ -136,6 +136,14 @@ async fn operator_moves_the_writes_back_through_the_admin_interface() {
         .and_then(|v| v.trim().parse().ok())
         .expect("writer_changes");
     assert!(changes >= 3, "initial, failover, manual: {stats}");
+    // Two event loops (the test proxy's), each listed with its live sessions.
+    for worker in ["sessions_worker_0\t", "sessions_worker_1\t"] {
+        assert!(stats.lines().any(|l| l.starts_with(worker)), "{stats}");
+    }
+    assert!(
+        !stats.contains("sessions_worker_2"),
+        "only two loops: {stats}"
+    );
     let events = admin(port, "s3cret", "SHOW EVENTS").expect("events");
     assert!(events.contains("Manual"), "{events}");
     println!(

@@ -175,7 +175,18 @@ impl Admin {
     fn stats(&self) -> Vec<Vec<Option<String>>> {
         let s = &self.shared.stats;
         let load = |a: &std::sync::atomic::AtomicU64| Some(a.load(Ordering::Relaxed).to_string());
-        vec![
+        let per_worker = self
+            .shared
+            .worker_sessions
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                vec![
+                    Some(format!("sessions_worker_{i}")),
+                    Some(n.load(Ordering::Relaxed).to_string()),
+                ]
+            });
+        let mut rows = vec![
             vec![Some("sessions_total".into()), load(&s.sessions)],
             vec![
                 Some("sessions_active".into()),
@@ -186,7 +197,9 @@ impl Admin {
             vec![Some("auth_failures".into()), load(&s.auth_failures)],
             vec![Some("refused_no_writer".into()), load(&s.refused_no_writer)],
             vec![Some("writer_changes".into()), load(&s.writer_changes)],
-        ]
+        ];
+        rows.extend(per_worker);
+        rows
     }
 }
 

@@ -101,7 +101,7 @@ pub async fn run_on(
     let placement = Placement::new(workers);
     let monitor = Monitor::spawn(monitor_config(&config));
     let events = monitor.subscribe();
-    let shared = Shared::new(config, monitor, placement.len());
+    let shared = Shared::new(config, monitor, placement.live());
     tokio::spawn(shared.clone().follow_monitor());
     tokio::spawn(shared.clone().record_events(events));
     let admin = match shared.config.admin.clone() {

@@ -2,7 +2,7 @@
 //! each monitor snapshot (converted once per snapshot, then read lock-free per statement).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
@@ -103,11 +103,13 @@ pub struct Shared {
     pub stats: Stats,
     /// The latest topology events (time, text), newest last.
     pub events: Mutex<VecDeque<(String, String)>>,
+    /// Live sessions per event loop (worker 0 first).
+    pub worker_sessions: Arc<Vec<AtomicUsize>>,
 }
 
 impl Shared {
-    /// Shared state for `workers` session event loops.
-    pub fn new(config: Config, monitor: Monitor, workers: usize) -> Arc<Shared> {
+    /// Shared state for session event loops whose live sessions `workers` counts (one per loop).
+    pub fn new(config: Config, monitor: Monitor, workers: Arc<Vec<AtomicUsize>>) -> Arc<Shared> {
         let users = config
             .users
             .iter()
@@ -123,7 +125,7 @@ impl Shared {
         let pools = config
             .backends
             .iter()
-            .map(|b| Pool::new(b.address.clone(), &config.proxy, workers))
+            .map(|b| Pool::new(b.address.clone(), &config.proxy, workers.len()))
             .collect();
         let view = RoutingView::from_snapshot(monitor.snapshot(), &config);
         Arc::new(Shared {
@@ -136,6 +138,7 @@ impl Shared {
             sessions: DashMap::new(),
             stats: Stats::default(),
             events: Mutex::new(VecDeque::new()),
+            worker_sessions: workers,
         })
     }
 

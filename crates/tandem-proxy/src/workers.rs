@@ -110,9 +110,9 @@ impl Placement {
         }
     }
 
-    /// How many workers there are, worker 0 included.
-    pub(crate) fn len(&self) -> usize {
-        self.handles.len() + 1
+    /// Live sessions per worker (worker 0 first), for the admin interface.
+    pub(crate) fn live(&self) -> Arc<Vec<AtomicUsize>> {
+        self.live.clone()
     }
 
     /// Picks a worker for a new session: `None` is worker 0 (the listener's own runtime).
@@ -141,7 +141,7 @@ mod tests {
     fn sessions_go_to_the_least_loaded_worker() {
         let workers = Workers::start(2).unwrap();
         let p = Placement::new(workers.handles());
-        assert_eq!(p.len(), 3);
+        assert_eq!(p.live().len(), 3);
         let (_, s0) = p.place();
         let (_, s1) = p.place();
         let (_, s2) = p.place();
