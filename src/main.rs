@@ -86,9 +86,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(serve(config, workers.handles()));
-    drop(workers);
-    match result {
+    match runtime.block_on(serve(config, workers)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tandem: {e}");
@@ -115,7 +113,7 @@ fn listen(
 
 async fn serve(
     config: Config,
-    workers: Vec<tokio::runtime::Handle>,
+    workers: tandem_proxy::Workers,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = listen(config.proxy.listen, config.proxy.max_connections)
         .map_err(|e| format!("cannot listen on {}: {e}", config.proxy.listen))?;

@@ -375,3 +375,24 @@ async fn short_sessions_reuse_pooled_backend_connections_on_every_worker() {
         "sessions should alternate between the two event loops, each with its own pooled connection: {ids:?}"
     );
 }
+
+/// At the per-node connection cap, an idle connection kept by another event loop is closed to
+/// make room, instead of refusing the client (sessions alternate between the two loops here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_an_idle_connection_of_another_worker_makes_room() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "pool_max_connections = 1")).await;
+    for i in 0..6 {
+        let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+            .await
+            .expect("connect");
+        c.query_drop("BEGIN").await.expect("begin");
+        let id: Result<Option<u64>, _> = c
+            .query_first(format!("SELECT CONNECTION_ID() /* cap:{i} */"))
+            .await;
+        assert!(id.is_ok(), "session {i} refused at the cap: {id:?}");
+        c.query_drop("COMMIT").await.expect("commit");
+        c.disconnect().await.expect("disconnect");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}

@@ -74,7 +74,6 @@ pub async fn start(config: &str) -> Proxy {
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let workers = tandem_proxy::Workers::start(1).expect("worker thread");
-    let handles = workers.handles();
     tokio::spawn(async move {
         let _ = tandem_proxy::run_on(
             listener,
@@ -82,11 +81,9 @@ pub async fn start(config: &str) -> Proxy {
             async {
                 let _ = rx.await;
             },
-            handles,
+            workers,
         )
         .await;
-        // The worker outlives the proxy's graceful shutdown (its sessions finish first).
-        let _ = tokio::task::spawn_blocking(move || drop(workers)).await;
     });
     let proxy = Proxy {
         addr,

@@ -73,7 +73,8 @@ impl Pool {
                 .map(|_| Mutex::new(VecDeque::new()))
                 .collect(),
             total: Arc::new(AtomicUsize::new(0)),
-            max_idle: cfg.pool_max_idle.div_ceil(workers.max(1)),
+            // Each worker keeps its share, at least one.
+            max_idle: (cfg.pool_max_idle / workers.max(1)).max(1),
             max_total: cfg.pool_max_connections,
             idle_timeout: cfg.pool_idle_timeout,
             connect_timeout: cfg.connect_timeout,
@@ -86,8 +87,11 @@ impl Pool {
             return Ok(c);
         }
         if self.total.fetch_add(1, Ordering::Relaxed) >= self.max_total {
-            self.total.fetch_sub(1, Ordering::Relaxed);
-            return Err(PoolError::Full(self.address.clone()));
+            // At the cap, an idle connection kept by another worker makes room.
+            if !self.evict_one_idle() {
+                self.total.fetch_sub(1, Ordering::Relaxed);
+                return Err(PoolError::Full(self.address.clone()));
+            }
         }
         let permit = Permit(self.total.clone());
         let login = Login {
@@ -117,6 +121,18 @@ impl Pool {
         let entry = idle.remove(pos)?;
         // The idle entry already holds its count in `total`.
         Some((entry.conn, Permit(self.total.clone())))
+    }
+
+    /// Closes one idle connection of any worker (oldest first); false if there was none.
+    fn evict_one_idle(&self) -> bool {
+        for shard in &self.idle {
+            let evicted = shard.lock().ok().and_then(|mut idle| idle.pop_front());
+            if evicted.is_some() {
+                self.total.fetch_sub(1, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     /// Closes every idle connection (the node was seen failing: they are likely dead too).

@@ -13,7 +13,6 @@ use tandem_monitor::{
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{info, info_span, warn, Instrument};
@@ -23,7 +22,7 @@ use crate::errors::{self, write_err};
 use crate::frontend::{handshake, Outcome};
 use crate::session::{ClientIo, Session};
 use crate::shared::Shared;
-use crate::workers::Placement;
+use crate::workers::{Placement, Workers};
 
 /// Why the proxy stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -86,19 +85,33 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
-    run_on(listener, config, shutdown, Vec::new()).await
+    run_on(listener, config, shutdown, Workers::none()).await
 }
 
 /// Runs the proxy on `listener` until `shutdown` completes. Sessions are spread over the calling
-/// runtime (worker 0: it also accepts and runs the monitor) and the runtimes of `workers` (see
-/// [`Workers::handles`](crate::Workers::handles)), each session on the one with the fewest.
+/// runtime (worker 0: it also accepts and runs the monitor) and the event loops of `workers`,
+/// each session on the one with the fewest. The workers stop once every session has ended.
 pub async fn run_on(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
-    workers: Vec<Handle>,
+    workers: Workers,
 ) -> Result<(), ProxyError> {
-    let placement = Placement::new(workers);
+    let result = serve_sessions(listener, config, shutdown, &workers).await;
+    if !workers.is_empty() {
+        // Joining the worker threads blocks briefly: off the event loop.
+        let _ = tokio::task::spawn_blocking(move || drop(workers)).await;
+    }
+    result
+}
+
+async fn serve_sessions(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    workers: &Workers,
+) -> Result<(), ProxyError> {
+    let placement = Placement::new(workers.handles());
     let monitor = Monitor::spawn(monitor_config(&config));
     let events = monitor.subscribe();
     let shared = Shared::new(config, monitor, placement.live());

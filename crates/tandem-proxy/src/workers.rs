@@ -5,7 +5,8 @@
 //! pooled connection stays registered with the loop that opened it).
 //!
 //! Worker 0 is the runtime that calls [`run_on`](crate::run_on) (it also accepts and runs the
-//! monitor); [`Workers::start`] adds the others.
+//! monitor); [`Workers::start`] adds the others, which `run_on` owns and stops once every
+//! session has ended.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,8 +66,13 @@ impl Workers {
     }
 
     /// Runtime handles of the extra workers (worker `i + 1` is `handles()[i]`).
-    pub fn handles(&self) -> Vec<Handle> {
+    pub(crate) fn handles(&self) -> Vec<Handle> {
         self.handles.clone()
+    }
+
+    /// No extra workers.
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
     }
 }
 

@@ -207,7 +207,10 @@ impl Session {
         let mut out = std::mem::take(&mut self.scratch);
         self.rewrite_execute(id, node, bid, &payload, &mut out);
         let done = self.forward(seq, &out, target, true).await;
-        self.scratch = out;
+        // Kept for the next execution, unless a large one (blobs) grew it.
+        if out.capacity() <= 64 * 1024 {
+            self.scratch = out;
+        }
         if let Some((node, true)) = done? {
             if class.writes() {
                 self.note_write(node);
@@ -251,16 +254,20 @@ impl Session {
         match out.get(flag_at).copied() {
             Some(1) => {
                 if let Some(types) = out.get(flag_at + 1..flag_at + 1 + 2 * n) {
-                    stmt.param_types = Some(types.to_vec());
+                    if stmt.param_types.as_deref() != Some(types) {
+                        stmt.param_types = Some(types.to_vec());
+                        // The other backends hold the old types: their next execution gets these.
+                        for (i, slot) in stmt.on_node.iter_mut().enumerate() {
+                            if let (true, Some((_, typed))) = (i != node, slot) {
+                                *typed = false;
+                            }
+                        }
+                    }
                 }
             }
             Some(0) if !typed_here => {
                 if let Some(types) = &stmt.param_types {
-                    // The flag becomes 1 and the types follow it.
-                    let rest = out.split_off(flag_at + 1);
-                    out[flag_at] = 1;
-                    out.extend_from_slice(types);
-                    out.unsplit(rest);
+                    insert_param_types(out, flag_at, types);
                 }
             }
             _ => {}
@@ -350,5 +357,46 @@ impl Session {
         let id = tandem_protocol::stmt_id(payload).unwrap_or(0);
         let msg = format!("Unknown prepared statement handler ({id}) given to {what}");
         self.reply_err(seq, UNKNOWN_STMT, &msg).await
+    }
+}
+
+/// Turns an execution's new-params-bound flag (at `flag_at`, 0) into 1 followed by `types`, moving
+/// the values in place.
+fn insert_param_types(out: &mut BytesMut, flag_at: usize, types: &[u8]) {
+    let len = out.len();
+    let at = flag_at + 1;
+    if at > len {
+        return;
+    }
+    out.resize(len + types.len(), 0);
+    out.copy_within(at..len, at + types.len());
+    out[flag_at] = 1;
+    out[at..at + types.len()].copy_from_slice(types);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_types_go_between_the_flag_and_the_values() {
+        // COM_STMT_EXECUTE, id 7, no cursor, 1 iteration, 2 parameters: null bitmap 0x00,
+        // new-params-bound 0, then two 4-byte LONG values.
+        let mut out = BytesMut::new();
+        out.extend_from_slice(&[0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0x00, 0]);
+        out.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]);
+        let types = [3, 0, 3, 0]; // MYSQL_TYPE_LONG x 2
+        insert_param_types(&mut out, 11, &types);
+        let mut want = vec![0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0x00, 1];
+        want.extend_from_slice(&types);
+        want.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(&out[..], &want[..]);
+    }
+
+    #[test]
+    fn a_truncated_execution_is_left_alone() {
+        let mut out = BytesMut::from(&[0x17, 7, 0][..]);
+        insert_param_types(&mut out, 11, &[3, 0]);
+        assert_eq!(&out[..], &[0x17, 7, 0]);
     }
 }
