@@ -327,26 +327,20 @@ impl Session {
         if self.last_insert_id != 0 && self.insert_id_node != Some(target) && on_writer {
             let carry = format!("DO LAST_INSERT_ID({})", self.last_insert_id);
             if let Err(e) = backend.conn.exec(&carry).await {
-                drop(backend);
-                self.lost_backend(target);
                 let msg = format!(
                     "Cannot restore LAST_INSERT_ID on '{}': {e}",
                     self.node_name(target)
                 );
-                self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-                return Ok(None);
+                return self.backend_failed(seq, target, backend, &msg).await;
             }
             self.insert_id_node = Some(target);
         }
         if let Err(e) = backend.conn.send_command(payload).await {
-            drop(backend);
-            self.lost_backend(target);
             let msg = format!(
                 "Lost connection to backend '{}': {e}",
                 self.node_name(target)
             );
-            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-            return Ok(None);
+            return self.backend_failed(seq, target, backend, &msg).await;
         }
         if !expects_response {
             self.backends[target] = Some(backend);
@@ -383,19 +377,33 @@ impl Session {
             }
             Err(RelayError::Client(_)) => Err(Stop::Client),
             Err(RelayError::Backend { error, forwarded }) => {
-                drop(backend);
-                self.lost_backend(target);
                 if forwarded {
+                    drop(backend);
+                    self.lost_backend(target);
                     return Err(Stop::Client);
                 }
                 let msg = format!(
                     "Lost connection to backend '{}' during query: {error}",
                     self.node_name(target)
                 );
-                self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
-                Ok(None)
+                self.backend_failed(seq, target, backend, &msg).await
             }
         }
+    }
+
+    /// A backend connection failed before any of the response reached the client: it is closed,
+    /// its node suspected, and the client gets the error instead.
+    async fn backend_failed(
+        &mut self,
+        seq: u8,
+        target: usize,
+        backend: Backend,
+        msg: &str,
+    ) -> Result<Option<(usize, bool)>, Stop> {
+        drop(backend);
+        self.lost_backend(target);
+        self.reply_err(seq, errors::BACKEND_LOST, msg).await?;
+        Ok(None)
     }
 
     fn put_back(&mut self, node: usize, b: Backend) {
