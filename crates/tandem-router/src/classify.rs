@@ -12,10 +12,10 @@
 //! multi-byte charset whose trail byte is `\`); if that reading is not a read, neither is ours.
 
 use crate::keywords::Kw;
-use crate::lexer::Tok;
+use crate::lexer::{Tok, Versioned};
 use crate::scan::{Cursor, Scan};
 use crate::setstmt::{bool_literal, parse_set, Assignment, Scope, SetForm, Target};
-use crate::{SetKind, Statement, StatementKind as K, StmtFlags as F};
+use crate::{CharsetClass, Dialect, SetKind, Statement, StatementKind as K, StmtFlags as F};
 
 /// Nesting limit for `EXPLAIN <stmt>` / `SET STATEMENT ... FOR <stmt>`.
 const MAX_DEPTH: u8 = 4;
@@ -38,23 +38,91 @@ pub fn classify(sql: &str) -> Statement {
     classify_bytes(sql.as_bytes())
 }
 
-/// [`classify`] for query text in any ASCII-compatible character set (as received on the wire).
+/// [`classify`] for query text in any ASCII-compatible character set (as received on the wire),
+/// for a server and session not known in detail ([`Dialect::default`]).
 pub fn classify_bytes(sql: &[u8]) -> Statement {
-    let (mut st, saw_backslash) = classify_mode(sql, true, true);
-    if saw_backslash && st.is_read_only() {
-        let (alt, _) = classify_mode(sql, false, false);
-        if !alt.is_read_only() {
+    classify_with(sql, &Dialect::default())
+}
+
+/// Classifies `sql` as the server described by `dialect` will read it.
+///
+/// A statement is called a read only if it is one under every reading the server might take:
+/// with and without backslash escapes (`NO_BACKSLASH_ESCAPES`, multi-byte trail bytes) when a
+/// backslash occurs in a string, and with versioned executable comments run and skipped when
+/// the server's version is not known. Text the server may cut differently from us — control
+/// bytes other than whitespace, a NUL, bytes ≥ 0x80 in a session whose character set is not
+/// UTF-8 — is never a read.
+pub fn classify_with(sql: &[u8], dialect: &Dialect) -> Statement {
+    let versioned = match dialect.version {
+        Some(version) => Versioned::Server {
+            version,
+            mariadb: dialect.mariadb,
+        },
+        None => Versioned::AllCode,
+    };
+    let first = classify_mode(sql, true, versioned, true);
+    let mut st = first.stmt;
+    if !st.is_read_only() {
+        return st;
+    }
+    let mut other_readings = [None; 3];
+    if first.saw_backslash {
+        other_readings[0] = Some((false, versioned));
+    }
+    if dialect.version.is_none() && first.first_version.is_some() {
+        if first.mixed_versions {
+            // Several versions with an unknown server: more readings than we will try.
             st.flags |= F::UNPARSEABLE;
+            return st;
         }
+        other_readings[1] = Some((true, Versioned::AllSkipped));
+        if first.saw_backslash {
+            other_readings[2] = Some((false, Versioned::AllSkipped));
+        }
+    }
+    for (escapes, mode) in other_readings.into_iter().flatten() {
+        if !classify_mode(sql, escapes, mode, false).stmt.is_read_only() {
+            st.flags |= F::UNPARSEABLE;
+            return st;
+        }
+    }
+    if !plain_text(sql, dialect.charset) {
+        st.flags |= F::UNPARSEABLE;
     }
     st
 }
 
+/// No byte the server might lex differently from us: control bytes other than whitespace
+/// (a NUL ends a comment there; DEL starts a `--` comment), and, outside UTF-8, any byte ≥ 0x80.
+fn plain_text(sql: &[u8], charset: CharsetClass) -> bool {
+    let high_ok = charset == CharsetClass::Utf8;
+    let byte_ok = |b: &u8| matches!(b, b'\t'..=b'\r' | 0x20..=0x7e) || (*b >= 0x80 && high_ok);
+    let mut chunks = sql.chunks_exact(8);
+    for c in chunks.by_ref() {
+        let x = crate::swar::be_word(c);
+        // Eight printable ASCII bytes (the usual case) settle a chunk in a few operations.
+        let printable =
+            x & crate::swar::HI == 0 && crate::swar::in_range(x, 0x20, 0x7e) == crate::swar::HI;
+        if !printable && !c.iter().all(byte_ok) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(byte_ok)
+}
+
+/// What one pass over the text found.
+struct Pass {
+    stmt: Statement,
+    saw_backslash: bool,
+    first_version: Option<u32>,
+    mixed_versions: bool,
+}
+
 /// One full pass. `strict`: a lexing error (unterminated string/comment) makes the text
-/// unparseable; the alternative no-escape reading is not strict because the server would reject
-/// such text before running any of it.
-fn classify_mode(sql: &[u8], backslash: bool, strict: bool) -> (Statement, bool) {
-    let mut cur = Cursor::new(sql, backslash);
+/// unparseable; the alternative readings are not strict because the server would reject such
+/// text before running any of it.
+fn classify_mode(sql: &[u8], backslash: bool, versioned: Versioned, strict: bool) -> Pass {
+    let mut cur = Cursor::with_mode(sql, backslash, versioned);
     let mut acc = statement(&mut cur, 0);
     cur.drain();
     while cur.next_statement() {
@@ -70,7 +138,12 @@ fn classify_mode(sql: &[u8], backslash: bool, strict: bool) -> (Statement, bool)
         acc.flags |= F::UNPARSEABLE;
     }
     acc.hint = lx.hint;
-    (acc, lx.saw_backslash)
+    Pass {
+        stmt: acc,
+        saw_backslash: lx.saw_backslash,
+        first_version: lx.first_version,
+        mixed_versions: lx.mixed_versions,
+    }
 }
 
 fn with_flags(kind: K, flags: F) -> Statement {

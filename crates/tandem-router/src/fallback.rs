@@ -69,7 +69,8 @@ impl Classifier {
     pub fn classify(&mut self, sql: &str) -> Statement {
         self.stats.classified += 1;
         let mut st = classify(sql);
-        if !st.flags.contains(StmtFlags::UNDECIDED) {
+        // sqlparser reads executable comments as comments; the server may run them.
+        if !st.flags.contains(StmtFlags::UNDECIDED) || sql.contains("/*!") || sql.contains("/*M!") {
             return st;
         }
         self.stats.undecided += 1;

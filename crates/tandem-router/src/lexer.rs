@@ -7,8 +7,11 @@
 //!
 //! What it must get right, because a wrong boundary could turn a write into a "read":
 //! - `-- ` comments need whitespace/control after the dashes (`a--1` is arithmetic); `#` comments;
-//! - `/* ... */` comments, but `/*! ... */` and `/*M! ... */` (with optional version digits) are
-//!   *code*: their content is lexed and the closing `*/` skipped; `/*+ ... */` hints are comments;
+//! - `/* ... */` comments, but `/*! ... */` and `/*M! ... */` are *code* when the server would run
+//!   them: without version digits always, with a version (5 or 6 digits) only when the target
+//!   server's version reaches it ([`Versioned`]). A versioned comment the server skips is skipped
+//!   as the server skips it (one level of nested `/* */` allowed inside). A `/*!` inside running
+//!   executable code, or an unterminated comment, is an error; `/*+ ... */` hints are comments;
 //! - `'...'` / `"..."` strings with doubled quotes and (optionally) backslash escapes, `` `...` ``;
 //! - `/* tandem:writer */` and `/* tandem:reader */` routing hints, recorded on the side.
 //!
@@ -18,6 +21,38 @@
 
 use crate::swar::{find1, find2, ident_len};
 use crate::Hint;
+
+/// How versioned executable comments (`/*!50001 ... */`, `/*M!100500 ... */`) are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Versioned {
+    /// As this server reads them: `version` as the lexer compares it (10.11.6 = 101106),
+    /// `mariadb` for MariaDB's rules (`/*M!`, MySQL 5.7+ versions skipped).
+    Server { version: u32, mariadb: bool },
+    /// Every versioned comment is code (one reading when the server is not known).
+    AllCode,
+    /// Every versioned comment is skipped (the other reading).
+    AllSkipped,
+}
+
+impl Versioned {
+    /// Whether a comment `/*!NNNNN` (or `/*M!NNNNNN` when `maria`) is run as code.
+    fn runs(self, v: u32, maria: bool) -> bool {
+        match self {
+            Versioned::AllCode => true,
+            Versioned::AllSkipped => false,
+            // MariaDB ignores MySQL 5.7+ versioned comments (50700..=99999) unless `/*M!`.
+            Versioned::Server {
+                version,
+                mariadb: true,
+            } => v <= version && (maria || !(50700..=99999).contains(&v)),
+            // MySQL does not know `/*M!` (a plain comment there).
+            Versioned::Server {
+                version,
+                mariadb: false,
+            } => !maria && v <= version,
+        }
+    }
+}
 
 /// Token kinds; the span is carried by [`Token`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,12 +127,19 @@ pub(crate) struct Lexer<'a> {
     pos: usize,
     in_exec: bool,
     backslash_escapes: bool,
+    versioned: Versioned,
     /// The routing hint found in a comment, if any (`Writer` wins over `Reader`).
     pub hint: Option<Hint>,
     /// Unterminated string, quoted identifier or comment.
     pub error: bool,
     /// A backslash occurred inside a string literal.
     pub saw_backslash: bool,
+    /// The first version of a versioned executable comment seen (`None`: none yet).
+    pub first_version: Option<u32>,
+    /// Versioned comments with two different versions were seen.
+    pub mixed_versions: bool,
+    /// A comment of any kind (plain, executable, `#`, `--`) was seen.
+    pub saw_comment: bool,
 }
 
 /// Identifier bytes: ASCII alphanumerics, `_`, `$`, and every byte ≥ 0x80.
@@ -118,17 +160,27 @@ pub(crate) fn is_ident_byte(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    /// A lexer over `src`; text longer than `u32::MAX` bytes is treated as empty and erroneous.
+    /// A lexer over `src` that reads every executable comment as code (for callers that only
+    /// need token boundaries, not a routing verdict).
     pub fn new(src: &'a [u8], backslash_escapes: bool) -> Self {
+        Self::with_mode(src, backslash_escapes, Versioned::AllCode)
+    }
+
+    /// A lexer over `src`; text longer than `u32::MAX` bytes is treated as empty and erroneous.
+    pub fn with_mode(src: &'a [u8], backslash_escapes: bool, versioned: Versioned) -> Self {
         let too_long = u32::try_from(src.len()).is_err();
         Lexer {
             src: if too_long { &[] } else { src },
             pos: 0,
             in_exec: false,
             backslash_escapes,
+            versioned,
             hint: None,
             error: too_long,
             saw_backslash: false,
+            first_version: None,
+            mixed_versions: false,
+            saw_comment: false,
         }
     }
 
@@ -167,7 +219,10 @@ impl<'a> Lexer<'a> {
                 {
                     self.skip_line()
                 }
-                b'/' if self.at(self.pos + 1) == b'*' => self.block_comment(),
+                b'/' if self.at(self.pos + 1) == b'*' => {
+                    self.saw_comment = true;
+                    self.block_comment()
+                }
                 b'*' if self.in_exec && self.at(self.pos + 1) == b'/' => {
                     self.in_exec = false;
                     self.pos += 2;
@@ -178,36 +233,90 @@ impl<'a> Lexer<'a> {
     }
 
     fn skip_line(&mut self) {
+        self.saw_comment = true;
         match self.src[self.pos..].iter().position(|&c| c == b'\n') {
             Some(n) => self.pos += n + 1,
             None => self.pos = self.src.len(),
         }
     }
 
-    /// At `/*`: executable comments switch to code, others are skipped (noting hints).
+    /// At `/*`: executable comments the server runs switch to code, others are skipped
+    /// (noting hints).
     fn block_comment(&mut self) {
         let body = self.pos + 2;
-        let exec = match self.at(body) {
-            b'!' => Some(body + 1),
-            b'M' if self.at(body + 1) == b'!' => Some(body + 2),
+        let exec = match (self.at(body), self.at(body + 1)) {
+            (b'!', _) => Some((body + 1, false)),
+            (b'M', b'!') => Some((body + 2, true)),
             _ => None,
         };
-        if let (Some(mut p), false) = (exec, self.in_exec) {
-            while self.at(p).is_ascii_digit() {
-                p += 1;
+        if let Some((p, maria)) = exec {
+            if self.in_exec {
+                // Executable comments do not nest; the server rejects this or reads it in a
+                // way we will not guess at.
+                return self.fail();
             }
-            self.in_exec = true;
-            self.pos = p;
+            let digits = self.src[p.min(self.src.len())..]
+                .iter()
+                .take(6)
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if digits < 5 {
+                // Not a version comment: its content is code (fewer digits lex as a number).
+                self.in_exec = true;
+                self.pos = p;
+                return;
+            }
+            let version = self.src[p..p + digits]
+                .iter()
+                .fold(0u32, |v, c| v * 10 + u32::from(c - b'0'));
+            match self.first_version {
+                None => self.first_version = Some(version),
+                Some(v) if v != version => self.mixed_versions = true,
+                Some(_) => {}
+            }
+            if self.versioned.runs(version, maria) {
+                self.in_exec = true;
+                self.pos = p + digits;
+            } else {
+                self.skip_versioned(p + digits);
+            }
             return;
         }
         let end = find(&self.src[body..], b"*/");
         let Some(n) = end else {
-            self.error = true;
-            self.pos = self.src.len();
-            return;
+            return self.fail();
         };
         self.note_hint(&self.src[body..body + n]);
         self.pos = body + n + 2;
+    }
+
+    /// Skips a versioned comment the server does not run, from `from` (after its digits) to its
+    /// `*/`. As in the server, it may contain plain `/* */` comments one level deep.
+    fn skip_versioned(&mut self, from: usize) {
+        let mut i = from;
+        loop {
+            let Some(n) = find2(&self.src[i.min(self.src.len())..], b'*', b'/') else {
+                return self.fail();
+            };
+            i += n;
+            match (self.at(i), self.at(i + 1)) {
+                (b'*', b'/') => {
+                    self.pos = i + 2;
+                    return;
+                }
+                (b'/', b'*') => match find(&self.src[i + 2..], b"*/") {
+                    Some(m) => i += 2 + m + 2,
+                    None => return self.fail(),
+                },
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Text we will not guess at: stop lexing and mark it.
+    fn fail(&mut self) {
+        self.error = true;
+        self.pos = self.src.len();
     }
 
     fn note_hint(&mut self, body: &[u8]) {
@@ -412,7 +521,14 @@ impl Lexer<'_> {
     fn next_general(&mut self) -> Option<Token> {
         self.skip_trivia();
         let start = self.pos;
-        let b = *self.src.get(start)?;
+        let Some(&b) = self.src.get(start) else {
+            if self.in_exec {
+                // An executable comment that never closes.
+                self.in_exec = false;
+                self.error = true;
+            }
+            return None;
+        };
         if b.is_ascii_alphabetic() {
             let kind = self.word_or_literal(start);
             return Some(Token::new(kind, start, self.pos));

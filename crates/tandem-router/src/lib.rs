@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod classify;
+mod dialect;
 mod digest;
 mod fallback;
 mod flags;
@@ -62,7 +63,8 @@ mod statement;
 mod swar;
 mod topology;
 
-pub use classify::{classify, classify_bytes, split_statements, SplitStatements};
+pub use classify::{classify, classify_bytes, classify_with, split_statements, SplitStatements};
+pub use dialect::{CharsetClass, Dialect};
 pub use digest::{digest, digest_hash, digest_hash_bytes, Digest};
 pub use fallback::{Classifier, ClassifierStats};
 pub use flags::{PinReasons, StmtFlags};

@@ -11,7 +11,7 @@ use crate::keywords::{
     function_class, is_node_local_info_table, keyword, scan_keyword, system_schema,
     sysvar_is_node_local, FnClass, Kw, SystemSchema,
 };
-use crate::lexer::{Lexer, Tok, Token};
+use crate::lexer::{Lexer, Tok, Token, Versioned};
 use crate::StmtFlags;
 
 /// A lexer with one token of look-ahead that does not step over `;`.
@@ -23,8 +23,12 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(src: &'a [u8], backslash_escapes: bool) -> Self {
+        Self::with_mode(src, backslash_escapes, Versioned::AllCode)
+    }
+
+    pub fn with_mode(src: &'a [u8], backslash_escapes: bool, versioned: Versioned) -> Self {
         Cursor {
-            lx: Lexer::new(src, backslash_escapes),
+            lx: Lexer::with_mode(src, backslash_escapes, versioned),
             peeked: None,
         }
     }
@@ -259,7 +263,8 @@ impl Scan {
         let qualified = self.prev2_kind == Some(Tok::Dot);
         let class = match self.prev_kind {
             Some(Tok::Word) if !qualified => function_class(&src[self.prev_start..self.prev_end]),
-            Some(Tok::Word | Tok::QuotedIdent) => FnClass::Unknown,
+            // A quoted name called as a function; `"f"(` is one under ANSI_QUOTES.
+            Some(Tok::Word | Tok::QuotedIdent | Tok::Str) => FnClass::Unknown,
             _ => return,
         };
         match class {

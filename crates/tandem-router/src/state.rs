@@ -12,8 +12,8 @@
 //! One-shot variables (`insert_id`, `last_insert_id`, `identity`, `rand_seed1/2`) affect only the
 //! next statement on the connection they were set on and are never replayed.
 
-use crate::keywords::Kw;
-use crate::lexer::Tok;
+use crate::keywords::{keyword, Kw};
+use crate::lexer::{Lexer, Tok};
 use crate::scan::{Cursor, Scan};
 use crate::setstmt::{parse_set, Assignment, Scope, SetForm, Target};
 
@@ -79,7 +79,10 @@ impl SessionState {
         self.put("schema".into(), stmt, true);
     }
 
-    /// Records the session-scoped effects of a `SET` statement.
+    /// Records the session-scoped effects of a `SET` statement. A `SET` that Tandem will not
+    /// re-run elsewhere (see [`value_replayable`]: comments, a second statement, values that are
+    /// not plain) marks the state as overflowing instead, which pins the session to its
+    /// connection. User-variable and global assignments are not session state to replay.
     pub fn apply_set(&mut self, sql: &str) {
         let mut cur = Cursor::new(sql.as_bytes(), true);
         if cur.next_tok().is_none_or(|t| cur.kw(t) != Kw::Set) {
@@ -87,13 +90,45 @@ impl SessionState {
         }
         let mut scan = Scan::new(false);
         let mut found: Vec<Assignment> = Vec::new();
-        match parse_set(&mut cur, &mut scan, |a| found.push(*a)) {
+        let form = parse_set(&mut cur, &mut scan, |a| found.push(*a));
+        cur.drain();
+        let single = !cur.next_statement();
+        let lx = cur.lexer();
+        let clean = single && !lx.error && !lx.saw_comment;
+        match form {
             SetForm::Assignments => {}
-            SetForm::Role => {
+            SetForm::Role if clean => {
                 self.put("role".into(), sql.trim().to_string(), true);
                 return;
             }
+            SetForm::Role => {
+                self.overflow = true;
+                return;
+            }
             _ => return,
+        }
+        found.retain(|a| {
+            !matches!(
+                a.target,
+                Target::UserVar
+                    | Target::SysVar {
+                        scope: Scope::Global,
+                        ..
+                    }
+                    | Target::Transaction {
+                        scope: None | Some(Scope::Global)
+                    }
+            )
+        });
+        if found.is_empty() {
+            return;
+        }
+        let plain = found
+            .iter()
+            .all(|a| value_replayable(&sql[a.value.0..a.value.1]));
+        if !clean || !plain {
+            self.overflow = true;
+            return;
         }
         for a in found {
             self.apply_assignment(sql, &a);
@@ -145,6 +180,26 @@ impl SessionState {
     }
 }
 
+/// Whether the value of a session assignment may be re-run on another connection: literals,
+/// names, system variables, operators and known-pure built-ins only — no user variables (they
+/// live on one connection), placeholders, subqueries or other functions.
+fn value_replayable(value: &str) -> bool {
+    let mut lx = Lexer::new(value.as_bytes(), true);
+    let mut scan = Scan::new(true);
+    for t in lx.by_ref() {
+        let bad = match t.kind {
+            Tok::Semi | Tok::UserVar | Tok::Placeholder => true,
+            Tok::Word => keyword(&value.as_bytes()[t.start()..t.end()]) == Kw::Select,
+            _ => false,
+        };
+        if bad {
+            return false;
+        }
+        scan.feed(value.as_bytes(), t);
+    }
+    !lx.error && !lx.saw_comment && !lx.saw_backslash && scan.flags.is_empty()
+}
+
 fn starts_with_ci(s: &str, p: &str) -> bool {
     s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
 }
@@ -167,7 +222,12 @@ pub(crate) fn unquote_ident(name: &str) -> String {
     while let Some(t) = cur.next_tok() {
         let text = &name[t.start()..t.end()];
         match t.kind {
-            Tok::QuotedIdent => out.push_str(&text[1..text.len() - 1].replace("``", "`")),
+            Tok::QuotedIdent => {
+                // An unterminated name (`` `x ``) has no closing quote to strip.
+                let inner = text.strip_prefix('`').unwrap_or(text);
+                let inner = inner.strip_suffix('`').unwrap_or(inner);
+                out.push_str(&inner.replace("``", "`"))
+            }
             _ => out.push_str(text),
         }
     }
@@ -188,7 +248,7 @@ mod tests {
         let mut s = SessionState::new(16);
         s.set_schema("shop");
         s.apply_set("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci");
-        s.apply_set("SET @@session.sql_mode = 'STRICT_ALL_TABLES', @u = 1, autocommit=0");
+        s.apply_set("SET @@session.sql_mode = 'STRICT_ALL_TABLES', autocommit=0");
         s.apply_set("SET SESSION sql_mode = ''");
         s.apply_set("SET collation_connection = utf8mb4_bin");
         s.apply_set("SET CHARACTER SET latin1");
@@ -218,6 +278,23 @@ mod tests {
         assert_eq!(s.statements().len(), 2);
         s.apply_set("SET a = 1, b = 2");
         assert!(s.overflow);
+        for hidden in [
+            "SET SESSION sql_mode = '' /*!99999 ; INSERT INTO t VALUES (1) */",
+            "SET sql_mode = ''; INSERT INTO t VALUES (1)",
+            "SET sql_mode = (SELECT 'x')",
+            "SET sql_mode = @m",
+            "SET sql_mode = ?",
+            "SET sql_mode = my_func()",
+            "SET sql_mode = 'a' -- c",
+        ] {
+            let mut s = SessionState::new(8);
+            s.apply_set(hidden);
+            assert!(s.overflow && s.statements().is_empty(), "{hidden}");
+        }
+        let mut s = SessionState::new(8);
+        s.apply_set("SET sql_mode = CONCAT(@@sql_mode, ',NO_ZERO_DATE'), time_zone = '+00:00'");
+        assert!(!s.overflow);
+        assert_eq!(s.statements().len(), 2);
         assert_eq!(unquote_ident("`db`.`t``x`"), "db.t`x");
     }
 }
