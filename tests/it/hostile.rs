@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::support::{config_text, opts, start, Proxy};
 
-async fn read_packet(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+pub(crate) async fn read_packet(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut h = [0u8; 4];
     tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut h))
         .await
@@ -24,14 +24,14 @@ async fn read_packet(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     Some((h[3], p))
 }
 
-fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = bytes::BytesMut::new();
     tandem_protocol::write_packet(&mut out, seq, payload);
     out.to_vec()
 }
 
 /// Logs in as app with raw packets; returns the socket ready for commands.
-async fn raw_login(proxy: &Proxy) -> TcpStream {
+pub(crate) async fn raw_login(proxy: &Proxy) -> TcpStream {
     let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
     let (_, hs) = read_packet(&mut s).await.expect("handshake");
     let hs = Handshake::parse(&hs).expect("parse handshake");

@@ -10,6 +10,7 @@ mod failures;
 mod faults;
 mod hostile;
 mod idle;
+mod integrity;
 mod prestashop;
 mod routing;
 mod support;

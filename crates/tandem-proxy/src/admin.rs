@@ -196,6 +196,7 @@ impl Admin {
             vec![Some("statements_reader".into()), load(&s.statements_reader)],
             vec![Some("auth_failures".into()), load(&s.auth_failures)],
             vec![Some("refused_no_writer".into()), load(&s.refused_no_writer)],
+            vec![Some("misroutes".into()), load(&s.misroutes)],
             vec![Some("writer_changes".into()), load(&s.writer_changes)],
         ];
         rows.extend(per_worker);

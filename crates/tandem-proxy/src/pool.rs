@@ -33,6 +33,8 @@ struct Idle {
     key: PoolKey,
     conn: Conn,
     since: Instant,
+    /// The connection runs `SESSION TRANSACTION READ ONLY` (re-applied after the reset).
+    read_only: bool,
 }
 
 pub struct Pool {
@@ -81,8 +83,13 @@ impl Pool {
         }
     }
 
-    /// An idle connection with the same key, or a new one.
-    pub async fn get(&self, key: &PoolKey, sha1: &[u8; 20]) -> Result<(Conn, Permit), PoolError> {
+    /// An idle connection with the same key, or a new one; with whether it runs
+    /// `SESSION TRANSACTION READ ONLY`.
+    pub async fn get(
+        &self,
+        key: &PoolKey,
+        sha1: &[u8; 20],
+    ) -> Result<(Conn, Permit, bool), PoolError> {
         if let Some(c) = self.take_idle(key) {
             return Ok(c);
         }
@@ -102,7 +109,7 @@ impl Pool {
             charset: key.charset,
         };
         let conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
-        Ok((conn, permit))
+        Ok((conn, permit, false))
     }
 
     /// This worker's idle list.
@@ -111,7 +118,7 @@ impl Pool {
         &self.idle[w % self.idle.len()]
     }
 
-    fn take_idle(&self, key: &PoolKey) -> Option<(Conn, Permit)> {
+    fn take_idle(&self, key: &PoolKey) -> Option<(Conn, Permit, bool)> {
         let mut idle = self.shard().lock().ok()?;
         let now = Instant::now();
         let before = idle.len();
@@ -120,7 +127,7 @@ impl Pool {
         let pos = idle.iter().rposition(|i| &i.key == key)?;
         let entry = idle.remove(pos)?;
         // The idle entry already holds its count in `total`.
-        Some((entry.conn, Permit(self.total.clone())))
+        Some((entry.conn, Permit(self.total.clone()), entry.read_only))
     }
 
     /// Closes one idle connection of any worker (oldest first); false if there was none.
@@ -145,9 +152,18 @@ impl Pool {
         }
     }
 
-    /// Resets a connection and keeps it for reuse (or closes it).
-    pub async fn put(&self, key: PoolKey, mut conn: Conn, permit: Permit) {
-        let reset = tokio::time::timeout(self.connect_timeout, conn.reset()).await;
+    /// Resets a connection and keeps it for reuse (or closes it). A connection that served a
+    /// reader (`read_only`) gets `SESSION TRANSACTION READ ONLY` back after the reset, here in
+    /// the background rather than on the next client's first statement.
+    pub async fn put(&self, key: PoolKey, mut conn: Conn, permit: Permit, read_only: bool) {
+        let reset = tokio::time::timeout(self.connect_timeout, async {
+            conn.reset().await?;
+            if read_only {
+                conn.exec("SET SESSION TRANSACTION READ ONLY").await?;
+            }
+            Ok::<(), ConnError>(())
+        })
+        .await;
         if !matches!(reset, Ok(Ok(()))) || !conn.buf.is_empty() {
             return; // dropped: closed, permit released
         }
@@ -162,6 +178,7 @@ impl Pool {
             key,
             conn,
             since: Instant::now(),
+            read_only,
         });
     }
 }

@@ -20,7 +20,14 @@ pub struct Done {
     pub err: bool,
     /// The final OK packet's last insert id (0: none).
     pub last_insert_id: u64,
+    /// The server refused the statement with ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION (1792)
+    /// before anything reached the client, and the error was held back (see [`relay`]'s
+    /// `hold_read_only_refusal`): the statement wrote, it must run on the writer.
+    pub read_only_refused: bool,
 }
+
+/// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
+pub const READ_ONLY_REFUSED: u16 = 1792;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -70,13 +77,17 @@ async fn fill_or_down<F: Fn() -> bool>(
     }
 }
 
-/// Relays the response to `cmd` (already sent) until it is complete.
+/// Relays the response to `cmd` (already sent) until it is complete. With
+/// `hold_read_only_refusal` (a statement on a reader connection, which runs `READ ONLY`), a
+/// response that is nothing but ERR 1792 is not forwarded but reported in
+/// [`Done::read_only_refused`], so the caller can run the statement on the writer instead.
 pub async fn relay(
     backend: &mut Conn,
     client: &mut ClientIo,
     cmd: Command,
     caps: Capabilities,
     node: &mut NodeWatch<'_, impl Fn() -> bool>,
+    hold_read_only_refusal: bool,
 ) -> Result<Done, RelayError> {
     let mut stream = ResponseStream::new(cmd, caps);
     let mut forwarded = false;
@@ -85,6 +96,19 @@ pub async fn relay(
             error: ConnError::Protocol(e),
             forwarded,
         })?;
+        if hold_read_only_refusal && !forwarded {
+            if let Step::Done(tandem_protocol::Outcome::Err(e)) = &scan.step {
+                if e.code == READ_ONLY_REFUSED {
+                    backend.buf.advance(scan.consumed);
+                    return Ok(Done {
+                        status: None,
+                        err: true,
+                        last_insert_id: 0,
+                        read_only_refused: true,
+                    });
+                }
+            }
+        }
         if scan.consumed > 0 {
             client
                 .stream
@@ -104,6 +128,7 @@ pub async fn relay(
                     status: outcome.status().or(stream.status()),
                     err: outcome.is_err(),
                     last_insert_id,
+                    read_only_refused: false,
                 });
             }
             Step::LocalInfile => {

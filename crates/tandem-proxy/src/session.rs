@@ -15,7 +15,10 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tandem_monitor::Conn;
 use tandem_protocol::{OkPacket, StatusFlags};
-use tandem_router::{classify, PolicyConfig, Route, SessionPolicy, StatementKind};
+use tandem_router::{
+    classify_with, client_charset_change, CharsetClass, Dialect, PolicyConfig, Route,
+    SessionPolicy, SetKind, StatementKind, StmtFlags,
+};
 use tracing::{debug, info};
 
 pub use crate::client_io::{ClientIo, TooLarge};
@@ -37,6 +40,8 @@ struct Backend {
     multi_off: bool,
     /// Session-state statements already applied on this connection.
     applied: Vec<String>,
+    /// The connection runs `SESSION TRANSACTION READ ONLY` (it serves a reader).
+    read_only: bool,
 }
 
 /// Where a command goes.
@@ -48,6 +53,17 @@ enum Target {
     Read(usize),
     /// Exactly this node (already resolved, e.g. the writer a prepared statement lives on).
     Node(usize),
+}
+
+/// What became of a command sent to a backend.
+#[derive(Debug, Clone, Copy)]
+enum Forwarded {
+    /// No response was expected, or the proxy answered the client itself (an error).
+    Nothing,
+    /// The response was relayed: the node and whether it was a success.
+    Done(usize, bool),
+    /// A reader refused the statement with 1792 (it writes); nothing reached the client.
+    ReadOnlyRefused(usize),
 }
 
 /// Why a backend connection could not be had.
@@ -102,6 +118,8 @@ pub struct Session {
     last_stmt: u32,
     /// Reused to rewrite statement executions (no allocation per execution).
     scratch: BytesMut,
+    /// The character set class of the client's text (from the login, then `SET NAMES` ...).
+    charset: CharsetClass,
 }
 
 impl Session {
@@ -120,6 +138,7 @@ impl Session {
         let control = Arc::new(Control::default());
         shared.sessions.insert(id, control.clone());
         Session {
+            charset: CharsetClass::from_collation_id(login.charset),
             topology: shared.monitor.watch(),
             stmts: prepared::Stmts::default(),
             scratch: BytesMut::new(),
@@ -240,8 +259,9 @@ impl Session {
     }
 
     async fn query(&mut self, seq: u8, payload: Bytes) -> Result<(), Stop> {
-        let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or(&[]));
-        let stmt = classify(&sql);
+        let text = payload.get(1..).unwrap_or(&[]);
+        let sql = String::from_utf8_lossy(text);
+        let mut stmt = classify_with(text, &self.dialect());
         if stmt.kind == StatementKind::Kill {
             if let Some(k) = control::parse_kill(&sql) {
                 return self.kill(seq, k).await;
@@ -256,7 +276,21 @@ impl Session {
             Target::Read(r) if !self.causal_ok(r).await => Target::Writer,
             t => t,
         };
-        if let Some((target, true)) = self.forward(seq, &payload, target, true).await? {
+        let mut sent = self.forward_held(seq, &payload, target).await?;
+        if let Forwarded::ReadOnlyRefused(node) = sent {
+            self.misrouted(node, &sql);
+            stmt.flags |= StmtFlags::WRITES;
+            sent = self.forward_held(seq, &payload, Target::Writer).await?;
+        }
+        if let Forwarded::Done(target, true) = sent {
+            if stmt.kind == StatementKind::Set(SetKind::Names)
+                || stmt.kind == StatementKind::Set(SetKind::CharacterSet)
+                || stmt.kind == StatementKind::Set(SetKind::SessionVar)
+            {
+                if let Some(cs) = client_charset_change(&sql) {
+                    self.charset = cs;
+                }
+            }
             self.policy.on_statement(&stmt, &sql, now);
             if stmt.writes() || stmt.kind == StatementKind::Commit {
                 self.note_write(target);
@@ -269,6 +303,14 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// How the servers and this session read SQL text (for the classifier).
+    fn dialect(&self) -> Dialect {
+        Dialect {
+            charset: self.charset,
+            ..self.shared.view.load().dialect
+        }
     }
 
     fn pick_reader(&mut self) -> Option<usize> {
@@ -306,7 +348,8 @@ impl Session {
 
     /// Sends a command to `node` (or the writer) and relays its response. Returns the node and
     /// whether the response was a success (`None` when no response was expected or the proxy
-    /// answered with an error itself).
+    /// answered with an error itself). A reader's read-only refusal (1792) reaches the client
+    /// as the server's error; [`forward_held`](Self::forward_held) lets the caller re-run it.
     async fn forward(
         &mut self,
         seq: u8,
@@ -314,8 +357,54 @@ impl Session {
         target: Target,
         expects_response: bool,
     ) -> Result<Option<(usize, bool)>, Stop> {
+        match self.send(seq, payload, target, expects_response).await? {
+            Forwarded::Nothing => Ok(None),
+            Forwarded::Done(node, ok) => Ok(Some((node, ok))),
+            Forwarded::ReadOnlyRefused(node) => {
+                let msg = format!(
+                    "Cannot execute statement in a READ ONLY transaction (on reader '{}')",
+                    self.node_name(node)
+                );
+                self.reply_err(seq, errors::READ_ONLY_TRANSACTION, &msg)
+                    .await?;
+                Ok(Some((node, false)))
+            }
+        }
+    }
+
+    /// [`forward`](Self::forward) of a statement that may be re-run on the writer when a
+    /// reader refuses it as a write (nothing reached the client then).
+    async fn forward_held(
+        &mut self,
+        seq: u8,
+        payload: &[u8],
+        target: Target,
+    ) -> Result<Forwarded, Stop> {
+        self.send(seq, payload, target, true).await
+    }
+
+    /// A statement the classifier called a read was refused by a reader's read-only mode: count
+    /// it and log its digest (never its values); the caller re-runs it on the writer.
+    fn misrouted(&self, node: usize, sql: &str) {
+        self.shared.stats.misroutes.fetch_add(1, Ordering::Relaxed);
+        let digest = tandem_router::digest(sql);
+        tracing::warn!(
+            session = self.id,
+            node = %self.node_name(node),
+            digest = %digest.text,
+            "a read refused as a write by the reader's READ ONLY mode; re-run on the writer"
+        );
+    }
+
+    async fn send(
+        &mut self,
+        seq: u8,
+        payload: &[u8],
+        target: Target,
+        expects_response: bool,
+    ) -> Result<Forwarded, Stop> {
         let Some((target, mut backend)) = self.acquire(seq, target).await? else {
-            return Ok(None);
+            return Ok(Forwarded::Nothing);
         };
         let on_writer = self.shared.view.load().writer() == Some(target);
         let stat = if on_writer {
@@ -344,11 +433,11 @@ impl Session {
         }
         if !expects_response {
             self.backends[target] = Some(backend);
-            return Ok(None);
+            return Ok(Forwarded::Nothing);
         }
         let Some(cmd) = tandem_protocol::Command::of(payload) else {
             self.backends[target] = Some(backend);
-            return Ok(None);
+            return Ok(Forwarded::Nothing);
         };
         let shared = &self.shared;
         let mut node_watch = crate::relay::NodeWatch {
@@ -359,7 +448,21 @@ impl Session {
             },
         };
         let caps = self.login.capabilities;
-        match relay(&mut backend.conn, &mut self.io, cmd, caps, &mut node_watch).await {
+        let hold = !on_writer;
+        match relay(
+            &mut backend.conn,
+            &mut self.io,
+            cmd,
+            caps,
+            &mut node_watch,
+            hold,
+        )
+        .await
+        {
+            Ok(done) if done.read_only_refused => {
+                self.backends[target] = Some(backend);
+                Ok(Forwarded::ReadOnlyRefused(target))
+            }
             Ok(done) => {
                 self.status = done.status.unwrap_or(self.status);
                 self.tx_node = self
@@ -373,7 +476,7 @@ impl Session {
                     self.insert_id_node = Some(target);
                 }
                 self.backends[target] = Some(backend);
-                Ok(Some((target, !done.err)))
+                Ok(Forwarded::Done(target, !done.err))
             }
             Err(RelayError::Client(_)) => Err(Stop::Client),
             Err(RelayError::Backend { error, forwarded }) => {
@@ -399,11 +502,11 @@ impl Session {
         target: usize,
         backend: Backend,
         msg: &str,
-    ) -> Result<Option<(usize, bool)>, Stop> {
+    ) -> Result<Forwarded, Stop> {
         drop(backend);
         self.lost_backend(target);
         self.reply_err(seq, errors::BACKEND_LOST, msg).await?;
-        Ok(None)
+        Ok(Forwarded::Nothing)
     }
 
     fn put_back(&mut self, node: usize, b: Backend) {
@@ -481,7 +584,7 @@ impl Session {
                 let key = self.key.clone();
                 tokio::spawn(async move {
                     if let Some(pool) = shared.pools.get(node) {
-                        pool.put(key, b.conn, b.permit).await;
+                        pool.put(key, b.conn, b.permit, b.read_only).await;
                     }
                 });
             }

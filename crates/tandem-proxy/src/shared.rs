@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 /// How many events the admin log keeps.
 const EVENT_LOG: usize = 200;
 use tandem_protocol::auth::native_password;
-use tandem_router::{Node as RouterNode, Topology};
+use tandem_router::{Dialect, Node as RouterNode, Topology};
 
 use crate::config::Config;
 use crate::pool::Pool;
@@ -29,6 +29,8 @@ pub struct User {
 pub struct RoutingView {
     pub snapshot: Arc<Snapshot>,
     pub topology: Topology,
+    /// How the nodes read SQL (their common version; unknown when they differ).
+    pub dialect: Dialect,
 }
 
 impl RoutingView {
@@ -53,7 +55,15 @@ impl RoutingView {
                 gtid: None,
             })
             .collect();
+        let dialect = Dialect::common(
+            snapshot
+                .nodes
+                .iter()
+                .filter_map(|n| n.status.as_ref())
+                .map(|s| Dialect::from_server_version(&s.version)),
+        );
         RoutingView {
+            dialect,
             topology: Topology {
                 nodes,
                 max_lag: Some(config.monitor.max_lag),
@@ -76,6 +86,8 @@ pub struct Stats {
     pub statements_reader: AtomicU64,
     pub auth_failures: AtomicU64,
     pub refused_no_writer: AtomicU64,
+    /// Statements called reads that a reader refused as writes (1792) and the writer re-ran.
+    pub misroutes: AtomicU64,
     pub writer_changes: AtomicU64,
 }
 

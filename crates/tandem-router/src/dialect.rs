@@ -104,6 +104,53 @@ impl Dialect {
     }
 }
 
+/// The client character set after a successful `SET` (`SET NAMES cs`, `SET CHARACTER SET cs`,
+/// `SET character_set_client = cs`), or `None` when the statement does not set it. A value
+/// that is not a plain name (an expression, `DEFAULT`) gives [`CharsetClass::Other`].
+pub fn client_charset_change(sql: &str) -> Option<CharsetClass> {
+    use crate::keywords::Kw;
+    use crate::scan::{Cursor, Scan};
+    use crate::setstmt::{parse_set, Scope, Target};
+    let mut cur = Cursor::new(sql.as_bytes(), true);
+    if cur.next_tok().is_none_or(|t| cur.kw(t) != Kw::Set) {
+        return None;
+    }
+    let mut scan = Scan::new(false);
+    let mut class = None;
+    let src = sql.as_bytes();
+    parse_set(&mut cur, &mut scan, |a| {
+        let sets_client = match a.target {
+            Target::Names | Target::CharacterSet => true,
+            Target::SysVar {
+                scope: Scope::Session,
+                name,
+            } => {
+                let n = &src[name.0..name.1];
+                n.eq_ignore_ascii_case(b"character_set_client")
+            }
+            _ => false,
+        };
+        if !sets_client {
+            return;
+        }
+        let value = sql.get(a.value.0..a.value.1).unwrap_or("").trim();
+        // `SET NAMES cs COLLATE co`: the charset is the first word.
+        let name = value.split_ascii_whitespace().next().unwrap_or("");
+        let plain = !name.is_empty()
+            && name
+                .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !name.eq_ignore_ascii_case("default");
+        class = Some(if plain {
+            CharsetClass::from_name(name)
+        } else {
+            CharsetClass::Other
+        });
+    });
+    class
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +179,19 @@ mod tests {
         assert_eq!(CharsetClass::from_collation_id(45), CharsetClass::Utf8);
         assert_eq!(CharsetClass::from_collation_id(8), CharsetClass::Other);
         assert_eq!(CharsetClass::from_collation_id(28), CharsetClass::Other);
+        let change = |s: &str| client_charset_change(s);
+        assert_eq!(change("SET NAMES latin1"), Some(CharsetClass::Other));
+        assert_eq!(
+            change("SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci'"),
+            Some(CharsetClass::Utf8)
+        );
+        assert_eq!(change("SET CHARACTER SET gbk"), Some(CharsetClass::Other));
+        assert_eq!(
+            change("set character_set_client = utf8"),
+            Some(CharsetClass::Utf8)
+        );
+        assert_eq!(change("SET NAMES DEFAULT"), Some(CharsetClass::Other));
+        assert_eq!(change("SET sql_mode = ''"), None);
+        assert_eq!(change("SET character_set_results = latin1"), None);
     }
 }

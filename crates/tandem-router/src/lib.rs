@@ -64,7 +64,7 @@ mod swar;
 mod topology;
 
 pub use classify::{classify, classify_bytes, classify_with, split_statements, SplitStatements};
-pub use dialect::{CharsetClass, Dialect};
+pub use dialect::{client_charset_change, CharsetClass, Dialect};
 pub use digest::{digest, digest_hash, digest_hash_bytes, Digest};
 pub use fallback::{Classifier, ClassifierStats};
 pub use flags::{PinReasons, StmtFlags};

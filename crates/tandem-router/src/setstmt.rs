@@ -212,6 +212,16 @@ fn statement_for(cur: &mut Cursor<'_>, scan: &mut Scan) -> SetForm {
             Tok::LParen => depth += 1,
             Tok::RParen => depth = depth.saturating_sub(1),
             Tok::Word if depth == 0 && cur.kw(t) == Kw::For => return SetForm::StatementFor,
+            // `SET STATEMENT transaction_read_only = 0 FOR ...` would lift a reader's
+            // read-only mode for the statement: never on a reader.
+            Tok::Word | Tok::SysVar
+                if cur
+                    .text(t)
+                    .windows(9)
+                    .any(|w| w.eq_ignore_ascii_case(b"read_only")) =>
+            {
+                scan.flags |= crate::StmtFlags::WRITES;
+            }
             _ => {}
         }
         scan.feed(cur.src(), t);

@@ -129,21 +129,24 @@ impl Session {
                     .pools
                     .get(node)
                     .ok_or_else(|| BackendError::Other("no such backend".into()))?;
-                let (conn, permit) = pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
-                    let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
-                    match e {
-                        PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
-                            BackendError::Unreachable(msg)
+                let (conn, permit, read_only) =
+                    pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
+                        let msg =
+                            format!("Cannot connect to backend '{}': {e}", self.node_name(node));
+                        match e {
+                            PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
+                                BackendError::Unreachable(msg)
+                            }
+                            _ => BackendError::Other(msg),
                         }
-                        _ => BackendError::Other(msg),
-                    }
-                })?;
+                    })?;
                 self.track(node, Some(conn.connection_id));
                 Backend {
                     conn,
                     permit,
                     multi_off: false,
                     applied: Vec::new(),
+                    read_only,
                 }
             }
         };
@@ -169,9 +172,20 @@ impl Session {
                 }
             }
         }
+        // Every connection to a node that is not the writer runs READ ONLY, so the server
+        // itself refuses a write the classifier let through (1792, re-run on the writer).
+        let reader = self.shared.view.load().writer() != Some(node);
+        if !reader && b.read_only {
+            // The node became the writer: lift the mode, then replay the client's own state
+            // (which may hold its own `SET SESSION TRANSACTION READ ONLY`).
+            self.set_access_mode(&mut b, node, false).await?;
+            b.applied.clear();
+        }
         let state = self.policy.session_state();
+        let mut replayed = false;
         if b.applied.as_slice() != state {
             for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
+                replayed = true;
                 if let Err(e) = b.conn.exec(stmt).await {
                     return Err(BackendError::Other(format!(
                         "Cannot restore session state on '{}': {e}",
@@ -181,6 +195,34 @@ impl Session {
             }
             b.applied = state.to_vec();
         }
+        // Last, so no replayed client state (`SET SESSION TRANSACTION READ WRITE`) lifts it.
+        if reader && (!b.read_only || replayed) {
+            self.set_access_mode(&mut b, node, true).await?;
+        }
         Ok(b)
+    }
+
+    /// Sets the connection's session transaction access mode.
+    async fn set_access_mode(
+        &self,
+        b: &mut Backend,
+        node: usize,
+        read_only: bool,
+    ) -> Result<(), BackendError> {
+        let sql = if read_only {
+            "SET SESSION TRANSACTION READ ONLY"
+        } else {
+            "SET SESSION TRANSACTION READ WRITE"
+        };
+        match b.conn.exec(sql).await {
+            Ok(_) => {
+                b.read_only = read_only;
+                Ok(())
+            }
+            Err(e) => Err(BackendError::Other(format!(
+                "Cannot set the transaction access mode on '{}': {e}",
+                self.node_name(node)
+            ))),
+        }
     }
 }

@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tandem_protocol::{Command, Outcome, LAST_PREPARED_STMT_ID};
 use tandem_router::{classify, Route, Statement};
 
-use super::{Session, Stop, Target};
+use super::{Forwarded, Session, Stop, Target};
 use crate::errors;
 use crate::relay::collect;
 
@@ -193,25 +193,47 @@ impl Session {
             Some(r) if !self.causal_ok(r).await => None,
             r => r,
         };
-        let (node, target) = match reader {
-            Some(n) => (n, Target::Read(n)),
+        let mut class = class;
+        let mut node = match reader {
+            Some(n) => n,
             None => match self.writer(seq, None).await? {
-                Some(w) => (w, Target::Node(w)),
+                Some(w) => w,
                 None => return Ok(()),
             },
         };
-        let bid = match self.ensure_prepared(id, node).await {
-            Ok(bid) => bid,
-            Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+        let done = loop {
+            // The execution names the statement by its id on this node: it goes to exactly
+            // this node (never to another read candidate, where the id means something else).
+            let bid = match self.ensure_prepared(id, node).await {
+                Ok(bid) => bid,
+                Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+            };
+            let mut out = std::mem::take(&mut self.scratch);
+            self.rewrite_execute(id, node, bid, &payload, &mut out);
+            let sent = self.forward_held(seq, &out, Target::Node(node)).await;
+            // Kept for the next execution, unless a large one (blobs) grew it.
+            if out.capacity() <= 64 * 1024 {
+                self.scratch = out;
+            }
+            match sent? {
+                Forwarded::ReadOnlyRefused(reader) => {
+                    let sql = self
+                        .stmts
+                        .get(&id)
+                        .map(|s| s.sql.clone())
+                        .unwrap_or_default();
+                    self.misrouted(reader, &sql);
+                    class.flags |= tandem_router::StmtFlags::WRITES;
+                    node = match self.writer(seq, None).await? {
+                        Some(w) => w,
+                        None => return Ok(()),
+                    };
+                }
+                Forwarded::Done(n, ok) => break Some((n, ok)),
+                Forwarded::Nothing => break None,
+            }
         };
-        let mut out = std::mem::take(&mut self.scratch);
-        self.rewrite_execute(id, node, bid, &payload, &mut out);
-        let done = self.forward(seq, &out, target, true).await;
-        // Kept for the next execution, unless a large one (blobs) grew it.
-        if out.capacity() <= 64 * 1024 {
-            self.scratch = out;
-        }
-        if let Some((node, true)) = done? {
+        if let Some((node, true)) = done {
             if class.writes() {
                 self.note_write(node);
             }

@@ -1,0 +1,243 @@
+//! The one promise under attack: crafted SQL never writes on the passive master, a write the
+//! classifier cannot see is refused by the reader (READ ONLY) and re-run on the writer, and
+//! client SQL text is never run a second time. Checked on the servers (general log, rows).
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use tandem_testkit::pair;
+use tokio::io::AsyncWriteExt;
+
+use crate::hostile::{packet, raw_login, read_packet};
+use crate::support::{config_text, general_log_on, logged, opts, start, Proxy};
+
+/// Sends one COM_QUERY of raw bytes and reads the whole response (result sets included);
+/// returns the first byte of the final packet (0x00 OK/EOF-ish, 0xFF ERR) and its payload.
+async fn raw_query(s: &mut tokio::net::TcpStream, sql: &[u8]) -> (u8, Vec<u8>) {
+    let mut p = vec![0x03];
+    p.extend_from_slice(sql);
+    s.write_all(&packet(0, &p)).await.expect("send");
+    let mut stream = tandem_protocol::ResponseStream::new(
+        tandem_protocol::Command::Query,
+        tandem_protocol::Capabilities::PROTOCOL_41
+            | tandem_protocol::Capabilities::MULTI_RESULTS
+            | tandem_protocol::Capabilities::MULTI_STATEMENTS,
+    );
+    loop {
+        let (seq, payload) = read_packet(s).await.expect("response packet");
+        let header = tandem_protocol::PacketHeader {
+            len: payload.len() as u32,
+            seq,
+        };
+        match stream.feed(header, &payload).expect("valid response") {
+            tandem_protocol::Step::Done(_) => {
+                return (payload.first().copied().unwrap_or(0), payload)
+            }
+            tandem_protocol::Step::Continue => {}
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+}
+
+async fn fresh(proxy: &Proxy) -> mysql_async::Conn {
+    mysql_async::Conn::new(opts(proxy, "shop"))
+        .await
+        .expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_writes_never_reach_the_passive_master() {
+    let p = pair();
+    p.reset();
+    for n in [&p.cn1, &p.cn2] {
+        n.query("SET GLOBAL log_bin_trust_function_creators = 1");
+    }
+    let proxy = start(&config_text(&p, "")).await;
+    let mut c = fresh(&proxy).await;
+    c.query_drop("CREATE TABLE hw (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .expect("create");
+    c.query_drop("INSERT INTO hw (v) VALUES (1), (2), (3)")
+        .await
+        .expect("rows");
+    c.query_drop(
+        "CREATE FUNCTION json_bump() RETURNS INT MODIFIES SQL DATA \
+         BEGIN INSERT INTO hw (v) VALUES (100); RETURN 1; END",
+    )
+    .await
+    .expect("function");
+    c.disconnect().await.expect("disconnect");
+    p.wait_synced(Duration::from_secs(10));
+    general_log_on(&p);
+
+    // Each kind of hiding place: versioned comments the server skips or runs, MariaDB's /*M!,
+    // nested executable comments, `--` before a control byte, a NUL, a stored function named
+    // like a JSON built-in, lock functions, and latin1's non-breaking space.
+    let corpus: Vec<Vec<u8>> = vec![
+        b"/*!99999 SELECT */ DELETE FROM hw WHERE id = -1 /* hw:01 */".to_vec(),
+        b"/*M!999999 SELECT */ UPDATE hw SET v = v WHERE id = -1 /* hw:02 */".to_vec(),
+        b"SELECT v FROM hw /*!99999 x */ FOR UPDATE /* hw:03 */".to_vec(),
+        b"SELECT v FROM hw WHERE id = 1 /*!100000 FOR UPDATE */ /* hw:04 */".to_vec(),
+        b"SELECT v FROM hw WHERE id = 1 /*M!100000 FOR UPDATE */ /* hw:05 */".to_vec(),
+        b"SELECT v FROM hw --\x01\nFOR UPDATE /* hw:06 */".to_vec(),
+        b"SELECT v FROM hw --\x7f x\nWHERE id = 1 /* hw:07 */".to_vec(),
+        b"SELECT v FROM hw # x\x00 y\n /* hw:08 */".to_vec(),
+        b"SELECT json_bump() /* hw:09 */".to_vec(),
+        b"SELECT /*!40101 GET_LOCK('hw', 0) */ /* hw:10 */".to_vec(),
+        b"SELECT 1 /*M!100000 , IS_USED_LOCK('hw') */ /* hw:11 */".to_vec(),
+        b"SELECT /*!40101 1 /*!40101 , 2 */ */ /* hw:12 */".to_vec(),
+        b"SELECT \"json_bump\"() /* hw:13 */".to_vec(),
+        b"SELECT `json_bump`() /* hw:14 */".to_vec(),
+        b"SET STATEMENT transaction_read_only = 0 FOR SELECT v FROM hw /* hw:15 */".to_vec(),
+    ];
+    let latin1: Vec<Vec<u8>> = vec![
+        b"SELECT v FROM hw WHERE id = 1 FOR\xa0UPDATE /* hw:16 */".to_vec(),
+        b"SELECT GET_LOCK\xa0('hw2', 0) /* hw:17 */".to_vec(),
+    ];
+    let rounds = 6;
+    for _ in 0..rounds {
+        for sql in &corpus {
+            let mut s = raw_login(&proxy).await;
+            let _ = raw_query(&mut s, sql).await;
+        }
+        for sql in &latin1 {
+            let mut s = raw_login(&proxy).await;
+            let (first, _) = raw_query(&mut s, b"SET NAMES latin1").await;
+            assert_eq!(first, 0x00, "SET NAMES latin1");
+            let _ = raw_query(&mut s, sql).await;
+        }
+        // Plain reads still spread (a control: cn2 does serve reads).
+        let mut s = raw_login(&proxy).await;
+        let _ = raw_query(&mut s, b"SELECT v FROM hw /* hr:plain */").await;
+    }
+    let on_cn2 = logged(&p.cn2, "hw:");
+    assert!(on_cn2.is_empty(), "hidden writes reached cn2: {on_cn2:#?}");
+    let on_cn1 = logged(&p.cn1, "hw:");
+    assert!(
+        on_cn1.len() >= (corpus.len() + latin1.len()) * rounds,
+        "every crafted statement ran on cn1: {} of {}",
+        on_cn1.len(),
+        (corpus.len() + latin1.len()) * rounds
+    );
+    assert!(
+        !logged(&p.cn2, "hr:plain").is_empty(),
+        "plain reads never reached cn2: the test proves nothing"
+    );
+    p.wait_synced(Duration::from_secs(10));
+    assert!(p.cn1.replication_healthy() && p.cn2.replication_healthy());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_classifier_cannot_see_is_refused_by_the_reader_and_rerun_on_the_writer() {
+    let p = pair();
+    p.reset();
+    for n in [&p.cn1, &p.cn2] {
+        n.query("SET GLOBAL log_bin_trust_function_creators = 1");
+    }
+    let proxy = start(&config_text(&p, "")).await;
+    let mut c = fresh(&proxy).await;
+    for sql in [
+        "CREATE TABLE bumps (id INT AUTO_INCREMENT PRIMARY KEY, at INT)",
+        "CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA \
+         BEGIN INSERT INTO bumps (at) VALUES (@@server_id); RETURN 1; END",
+        // A view hides the function from any classifier: SELECT on it looks like a read.
+        "CREATE VIEW v_bump AS SELECT bump() AS x",
+    ] {
+        c.query_drop(sql).await.expect(sql);
+    }
+    c.disconnect().await.expect("disconnect");
+    p.wait_synced(Duration::from_secs(10));
+    general_log_on(&p);
+
+    let n = 30;
+    for i in 0..n {
+        let mut s = fresh(&proxy).await;
+        if i % 3 == 0 {
+            // The client's own READ WRITE never reaches a reader connection.
+            s.query_drop("SET SESSION TRANSACTION READ WRITE")
+                .await
+                .expect("set read write");
+        }
+        let x: Option<i64> = s
+            .query_first(format!("SELECT x FROM v_bump /* mr:{i} */"))
+            .await
+            .expect("the misrouted read succeeds");
+        assert_eq!(x, Some(1));
+        s.disconnect().await.expect("disconnect");
+    }
+    p.wait_synced(Duration::from_secs(10));
+    let count = |n: &tandem_testkit::Node| n.value("SELECT COUNT(*) FROM shop.bumps");
+    assert_eq!(
+        count(&p.cn1),
+        n.to_string(),
+        "each SELECT bumped exactly once"
+    );
+    assert_eq!(count(&p.cn2), n.to_string());
+    let cn1_id = p.cn1.value("SELECT @@server_id");
+    assert_eq!(
+        p.cn1.value(&format!(
+            "SELECT COUNT(*) FROM shop.bumps WHERE at <> {cn1_id}"
+        )),
+        "0",
+        "a row was written on a node other than cn1"
+    );
+    let refused = logged(&p.cn2, "mr:");
+    assert!(
+        !refused.is_empty(),
+        "no read went to cn2 first: the read-only defense was not exercised"
+    );
+    assert!(p.cn1.replication_healthy() && p.cn2.replication_healthy());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_hidden_in_a_set_runs_once_and_prepared_sets_keep_the_session() {
+    let p = pair();
+    p.reset();
+    let proxy = start(&config_text(&p, "")).await;
+    let mut c = fresh(&proxy).await;
+    c.query_drop("CREATE TABLE once (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .expect("create");
+    c.disconnect().await.expect("disconnect");
+    p.wait_synced(Duration::from_secs(10));
+
+    let mut s = fresh(&proxy).await;
+    s.query_drop(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES'; /*!40101 INSERT INTO once (v) VALUES (42) */",
+    )
+    .await
+    .expect("set with a hidden insert");
+    s.query_drop("SET SESSION time_zone = /*!40101 (SELECT '+01:00') */")
+        .await
+        .expect("set with a hidden subquery");
+    tokio::time::sleep(Duration::from_millis(1200)).await; // past the read-your-writes window
+    for _ in 0..20 {
+        let _: Vec<i64> = s.query("SELECT v FROM once").await.expect("read");
+    }
+    // A SET prepared with a placeholder (binary protocol) and executed.
+    s.exec_drop("SET SESSION sql_mode = ?", ("NO_ENGINE_SUBSTITUTION",))
+        .await
+        .expect("prepared SET");
+    for _ in 0..20 {
+        let _: Vec<i64> = s
+            .query("SELECT v FROM once")
+            .await
+            .expect("read after a prepared SET");
+    }
+    s.query_drop("INSERT INTO once (v) VALUES (7)")
+        .await
+        .expect("write after a prepared SET");
+    let mode: String = s
+        .query_first("SELECT @@session.sql_mode")
+        .await
+        .expect("mode")
+        .expect("a row");
+    assert_eq!(mode, "NO_ENGINE_SUBSTITUTION");
+    s.disconnect().await.expect("disconnect");
+    p.wait_synced(Duration::from_secs(10));
+    for n in [&p.cn1, &p.cn2] {
+        assert_eq!(n.value("SELECT COUNT(*) FROM shop.once WHERE v = 42"), "1");
+        assert_eq!(n.value("SELECT COUNT(*) FROM shop.once WHERE v = 7"), "1");
+    }
+    assert!(p.cn1.replication_healthy() && p.cn2.replication_healthy());
+}
