@@ -241,3 +241,90 @@ async fn a_statement_hidden_in_a_set_runs_once_and_prepared_sets_keep_the_sessio
     }
     assert!(p.cn1.replication_healthy() && p.cn2.replication_healthy());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_of_another_users_session_needs_connection_admin() {
+    let p = pair();
+    for (user, pass) in [("other", "otherpass"), ("ops", "opspass")] {
+        p.cn1.query(&format!(
+            "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{pass}'"
+        ));
+    }
+    p.wait_synced(Duration::from_secs(10));
+    let extra = "\n[[users]]\nname = \"other\"\npassword = \"otherpass\"\n\
+                 \n[[users]]\nname = \"ops\"\npassword = \"opspass\"\nconnection_admin = true\n";
+    let proxy = start(&(config_text(&p, "") + extra)).await;
+    let as_user = |user: &str, pass: &str| -> mysql_async::Opts {
+        mysql_async::OptsBuilder::from_opts(opts(&proxy, "shop"))
+            .user(Some(user))
+            .pass(Some(pass))
+            .db_name(None::<String>)
+            .into()
+    };
+    let mut victim = fresh(&proxy).await;
+    victim.query_drop("DO 1").await.expect("victim works");
+    let vid = victim.id();
+    let mut other = mysql_async::Conn::new(as_user("other", "otherpass"))
+        .await
+        .expect("other user logs in");
+    for sql in [format!("KILL {vid}"), format!("KILL QUERY {vid}")] {
+        match other.query_drop(&sql).await {
+            Err(mysql_async::Error::Server(e)) => {
+                assert_eq!((e.code, e.state.as_str()), (1095, "HY000"), "{sql}: {e:?}")
+            }
+            other => panic!("{sql}: expected ERR 1095, got {other:?}"),
+        }
+    }
+    victim
+        .query_drop("DO 1")
+        .await
+        .expect("the victim survived another user's KILL");
+    // The same user may kill its own other session; connection_admin may kill anyone's.
+    let mut twin = fresh(&proxy).await;
+    twin.query_drop(format!("KILL QUERY {vid}"))
+        .await
+        .expect("same user");
+    let mut ops = mysql_async::Conn::new(as_user("ops", "opspass"))
+        .await
+        .expect("ops logs in");
+    ops.query_drop(format!("KILL {vid}"))
+        .await
+        .expect("connection_admin kills");
+    assert!(
+        victim.query_drop("DO 1").await.is_err(),
+        "the killed session still answers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_and_shutdown_commands_are_refused_and_the_session_goes_on() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "")).await;
+    let mut s = raw_login(&proxy).await;
+    let mut dump = vec![0x12, 4, 0, 0, 0, 0, 0, 9, 9, 0, 0];
+    dump.extend_from_slice(b"mysql-bin.000001");
+    let commands: [(&str, Vec<u8>); 5] = [
+        ("COM_BINLOG_DUMP", dump),
+        (
+            "COM_BINLOG_DUMP_GTID",
+            vec![0x1e, 0, 0, 9, 9, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "COM_REGISTER_SLAVE",
+            vec![0x15, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        ("COM_SHUTDOWN", vec![0x08, 0]),
+        ("COM_STMT_BULK_EXECUTE", vec![0xfa, 1, 0, 0, 0, 0x80, 0]),
+    ];
+    for (name, cmd) in commands {
+        s.write_all(&packet(0, &cmd)).await.expect("send");
+        let (_, err) = read_packet(&mut s).await.expect("an answer");
+        let err = tandem_protocol::ErrPacket::parse(&err).expect("an ERR packet");
+        assert_eq!((err.code, &err.sql_state), (1235, b"42000"), "{name}");
+        assert!(err.message.contains(name), "{name}: {}", err.message);
+    }
+    let (first, _) = raw_query(&mut s, b"SELECT 1").await;
+    assert_ne!(first, 0xff, "the session works after the refusals");
+    assert!(p.cn1.replication_healthy() && p.cn2.replication_healthy());
+    assert_eq!(p.cn1.value("SELECT 1"), "1", "cn1 was not shut down");
+}

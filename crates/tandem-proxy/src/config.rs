@@ -276,6 +276,10 @@ pub struct UserConfig {
     /// `*HEX(SHA1(SHA1(password)))`.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// May `KILL` other users' sessions (MariaDB's `CONNECTION ADMIN`); without it a user can
+    /// end only its own sessions (others: ERR 1095). Default off.
+    #[serde(default)]
+    pub connection_admin: bool,
 }
 
 impl fmt::Debug for UserConfig {
@@ -287,6 +291,7 @@ impl fmt::Debug for UserConfig {
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "<redacted>"),
             )
+            .field("connection_admin", &self.connection_admin)
             .finish()
     }
 }

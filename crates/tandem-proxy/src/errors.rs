@@ -19,6 +19,10 @@ pub const BACKEND_LOST: (u16, &str) = (2013, "HY000");
 pub const UNKNOWN_COMMAND: (u16, &str) = (1047, "08S01");
 /// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
 pub const READ_ONLY_TRANSACTION: (u16, &str) = (1792, "25006");
+/// ER_KILL_DENIED_ERROR.
+pub const KILL_DENIED: (u16, &str) = (1095, "HY000");
+/// ER_NOT_SUPPORTED_YET.
+pub const NOT_SUPPORTED: (u16, &str) = (1235, "42000");
 /// ER_NO_SUCH_THREAD.
 pub const NO_SUCH_THREAD: (u16, &str) = (1094, "HY000");
 /// ER_MALFORMED_PACKET.

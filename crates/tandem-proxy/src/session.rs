@@ -135,7 +135,10 @@ impl Session {
             charset: login.charset,
         };
         let n = shared.pools.len();
-        let control = Arc::new(Control::default());
+        let control = Arc::new(Control {
+            user: std::sync::Mutex::new(login.user.clone()),
+            ..Control::default()
+        });
         shared.sessions.insert(id, control.clone());
         Session {
             charset: CharsetClass::from_collation_id(login.charset),
@@ -247,6 +250,23 @@ impl Session {
             0x18 => self.stmt_long_data(payload).await, // no response
             0x19 => self.stmt_close(payload).await,     // no response
             0x1a | 0x1c => self.stmt_on_writer(seq, payload).await,
+            // Replication streams, server shutdown and the legacy internal commands are refused
+            // on purpose: a binlog dump never ends (it would hold a pooled connection and the
+            // relay forever), a replica must connect to the server it replicates from, and a
+            // shutdown must not be aimed at "whichever node is the writer now". Bulk execution
+            // and COM_MULTI carry statement ids Tandem would have to rewrite; it does not
+            // advertise them, so a client that sends them anyway gets an error.
+            0x08 | 0x0b | 0x0d | 0x0f | 0x10 | 0x12 | 0x13 | 0x14 | 0x15 | 0x1d | 0x1e | 0xfa
+            | 0xfe => {
+                let name = tandem_protocol::Command::of(&payload)
+                    .map(command_name)
+                    .unwrap_or_default();
+                let msg = format!(
+                    "This version of Tandem doesn't yet support '{name} through a proxy': \
+                     connect to the server directly"
+                );
+                self.reply_err(seq, errors::NOT_SUPPORTED, &msg).await
+            }
             _ if tandem_protocol::Command::of(&payload).is_none() => {
                 self.reply_err(seq, errors::UNKNOWN_COMMAND, "Unknown command")
                     .await
@@ -591,6 +611,18 @@ impl Session {
         }
         debug!(session = self.id, "backends released");
     }
+}
+
+/// `COM_BINLOG_DUMP` for `Command::BinlogDump`.
+fn command_name(c: tandem_protocol::Command) -> String {
+    let mut out = String::from("COM");
+    for ch in format!("{c:?}").chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
 }
 
 fn seed(id: u32) -> u64 {

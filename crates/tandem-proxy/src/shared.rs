@@ -23,6 +23,8 @@ use crate::pool::Pool;
 /// A configured user: the stored `SHA1(SHA1(password))`, and the clear password when known.
 pub struct User {
     pub stored: [u8; 20],
+    /// May KILL other users' sessions.
+    pub connection_admin: bool,
 }
 
 /// The routing view of one monitor snapshot.
@@ -95,6 +97,8 @@ pub struct Stats {
 /// (KILL CONNECTION).
 #[derive(Default)]
 pub struct Control {
+    /// The user the session is logged in as (changes with COM_CHANGE_USER).
+    pub user: Mutex<String>,
     /// Per node, the backend connection id the session holds there.
     pub backend_ids: Mutex<Vec<Option<u32>>>,
     /// Set by KILL CONNECTION.
@@ -131,7 +135,13 @@ impl Shared {
                     (None, Some(h)) => native_password::parse_stored_hash(h)?,
                     (None, None) => return None,
                 };
-                Some((u.name.clone(), User { stored }))
+                Some((
+                    u.name.clone(),
+                    User {
+                        stored,
+                        connection_admin: u.connection_admin,
+                    },
+                ))
             })
             .collect();
         let pools = config

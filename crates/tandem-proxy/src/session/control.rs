@@ -71,6 +71,11 @@ impl Session {
             let msg = format!("Unknown thread id: {}", k.id);
             return self.reply_err(seq, errors::NO_SUCH_THREAD, &msg).await;
         };
+        let own = Arc::ptr_eq(&target, &self.control);
+        if !own && !self.may_kill(&target) {
+            let msg = format!("You are not owner of thread {}", k.id);
+            return self.reply_err(seq, errors::KILL_DENIED, &msg).await;
+        }
         let threads: Vec<(usize, u32)> = target
             .backend_ids
             .lock()
@@ -81,7 +86,6 @@ impl Session {
                     .collect()
             })
             .unwrap_or_default();
-        let own = Arc::ptr_eq(&target, &self.control);
         for (node, thread) in threads {
             if own {
                 continue; // our own statement is not running while we run this one
@@ -99,6 +103,20 @@ impl Session {
             kill_session(&target);
         }
         self.reply_ok(seq).await
+    }
+
+    /// A session may kill another of the same user, or any with `connection_admin`.
+    fn may_kill(&self, target: &Control) -> bool {
+        let admin = self
+            .shared
+            .users
+            .get(&self.login.user)
+            .is_some_and(|u| u.connection_admin);
+        admin
+            || target
+                .user
+                .lock()
+                .is_ok_and(|u| u.as_str() == self.login.user)
     }
 
     /// COM_CHANGE_USER: re-authenticates and starts the session over as the new user.
@@ -164,6 +182,9 @@ impl Session {
         self.last_insert_id = 0;
         self.insert_id_node = None;
         self.login.user = cu.username.clone();
+        if let Ok(mut u) = self.control.user.lock() {
+            u.clone_from(&cu.username);
+        }
         self.login.sha1 = sha1;
         if let Some(cs) = cu.charset.and_then(|c| u8::try_from(c).ok()) {
             self.login.charset = cs;
