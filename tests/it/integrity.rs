@@ -328,3 +328,117 @@ async fn replication_and_shutdown_commands_are_refused_and_the_session_goes_on()
     assert!(p.cn1.replication_healthy() && p.cn2.replication_healthy());
     assert_eq!(p.cn1.value("SELECT 1"), "1", "cn1 was not shut down");
 }
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_before_login_bound_memory_time_and_connections() {
+    use tokio::io::AsyncReadExt;
+    let p = pair();
+    let proxy = start(&config_text(
+        &p,
+        "handshake_timeout = \"1s\"\nmax_handshakes_per_address = 4",
+    ))
+    .await;
+
+    // Four handshakes that claim 32 MiB of connection attributes: refused from the header.
+    let before = rss_bytes();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_bytes());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peak
+        })
+    };
+    let mut floods = Vec::new();
+    for _ in 0..4 {
+        let addr = proxy.addr;
+        floods.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (_, _hs) = read_packet(&mut s).await.expect("handshake");
+            // A 32 MiB logical packet: two full physical packets and the rest.
+            let chunk = vec![0x41u8; 1 << 20];
+            let mut header = vec![0xff, 0xff, 0xff, 1];
+            header.extend_from_slice(&[0x85, 0xa2, 0x0f, 0x00]); // capabilities
+            let _ = s.write_all(&header).await;
+            for _ in 0..32 {
+                if s.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            let mut buf = vec![0u8; 4096];
+            let mut got = Vec::new();
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await
+            {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        }));
+    }
+    for f in floods {
+        let got = f.await.expect("flood task");
+        // An ERR 1043 (Bad handshake) or nothing: a clean refusal either way.
+        if got.len() > 4 {
+            let err = tandem_protocol::ErrPacket::parse(&got[4..]).expect("an ERR packet");
+            assert_eq!(err.code, 1043, "{err:?}");
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let grown = sampler.await.expect("sampler").saturating_sub(before);
+    println!(
+        "4 x 32 MiB attribute handshakes: peak RSS growth {} KiB",
+        grown >> 10
+    );
+    assert!(
+        grown < 32 << 20,
+        "4 x 32 MiB handshakes grew the process by {} MiB at the peak",
+        grown >> 20
+    );
+
+    // Connections that never answer the handshake hold a slot until the timeout, and a fifth
+    // from the same address is refused at once with 1040.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(proxy.addr)
+            .await
+            .expect("connect");
+        read_packet(&mut s).await.expect("handshake");
+        stalled.push(s);
+    }
+    let mut fifth = tokio::net::TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect");
+    let (_, first) = read_packet(&mut fifth).await.expect("an answer");
+    let err = tandem_protocol::ErrPacket::parse(&first).expect("ERR 1040");
+    assert_eq!(err.code, 1040, "{err:?}");
+    let started = std::time::Instant::now();
+    for s in stalled.iter_mut() {
+        let mut b = [0u8; 64];
+        let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await;
+        assert!(
+            matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+            "a stalled handshake was not closed: {r:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The slots are free again: a real client logs in.
+    let mut c = fresh(&proxy).await;
+    c.query_drop("DO 1").await.expect("login after the flood");
+}

@@ -51,6 +51,14 @@ pub struct ProxyConfig {
     /// Time a client has to complete the handshake and authentication.
     #[serde(default = "defaults::handshake_timeout", with = "duration")]
     pub handshake_timeout: Duration,
+    /// Largest handshake response accepted before authentication, in bytes (user, auth data,
+    /// schema and connect attributes; MySQL caps attributes at 64 KiB). Larger: ERR 1043.
+    #[serde(default = "defaults::max_handshake_size")]
+    pub max_handshake_size: usize,
+    /// Connections from one client address that may be in the handshake at once; beyond it
+    /// new ones get ERR 1040 at once (a flood of unauthenticated connections costs little).
+    #[serde(default = "defaults::max_handshakes_per_address")]
+    pub max_handshakes_per_address: usize,
     /// How long a write waits for a writer to become available before it is refused.
     #[serde(default = "defaults::write_hold", with = "duration")]
     pub write_hold: Duration,
@@ -356,6 +364,18 @@ impl Config {
                 "must be between 1 KiB and 1 GiB",
             ));
         }
+        if p.max_handshake_size < 1024 {
+            return Err(invalid(
+                "proxy.max_handshake_size",
+                "must be at least 1024 bytes",
+            ));
+        }
+        if p.max_handshakes_per_address == 0 {
+            return Err(invalid(
+                "proxy.max_handshakes_per_address",
+                "must be at least 1",
+            ));
+        }
         if p.pool_max_connections == 0 {
             return Err(invalid("proxy.pool_max_connections", "must be at least 1"));
         }
@@ -488,6 +508,12 @@ mod defaults {
     }
     pub fn handshake_timeout() -> Duration {
         Duration::from_secs(10)
+    }
+    pub fn max_handshake_size() -> usize {
+        64 * 1024 + 4 * 1024
+    }
+    pub fn max_handshakes_per_address() -> usize {
+        512
     }
     pub fn write_hold() -> Duration {
         Duration::from_secs(5)

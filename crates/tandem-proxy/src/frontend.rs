@@ -90,8 +90,21 @@ pub async fn handshake(
     tandem_protocol::write_packet(&mut out, 0, &payload);
     io.stream.write_all(&out).await?;
 
-    let Some((seq, pkt)) = io.read_packet(shared.config.proxy.max_packet_size).await? else {
-        return Ok(Outcome::Rejected);
+    let limit = shared.config.proxy.max_handshake_size;
+    let (seq, pkt) = match io.read_packet(limit).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Outcome::Rejected),
+        Err(e)
+            if e.get_ref()
+                .is_some_and(|i| i.is::<crate::client_io::TooLarge>()) =>
+        {
+            // Refused from the header alone: nothing of it was buffered.
+            tracing::info!(client = %io.peer, limit, "handshake response too large");
+            let out = reject(io, 2, errors::BAD_HANDSHAKE, "Bad handshake").await;
+            io.linger_close().await;
+            return out;
+        }
+        Err(e) => return Err(e),
     };
     let resp = match HandshakeResponse::parse(&pkt) {
         Ok(r) => r,

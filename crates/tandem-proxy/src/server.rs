@@ -147,7 +147,7 @@ async fn serve_sessions(
                 };
                 let _ = stream.set_nodelay(true);
                 let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    tokio::spawn(too_many(stream));
+                    tokio::spawn(too_many(stream, "Too many connections"));
                     continue;
                 };
                 let shared = shared.clone();
@@ -203,14 +203,36 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn too_many(mut stream: TcpStream) {
+/// A connection counted against its address's `max_handshakes_per_address` until dropped.
+struct HandshakeSlot<'a> {
+    shared: &'a Shared,
+    ip: std::net::IpAddr,
+}
+
+impl<'a> HandshakeSlot<'a> {
+    fn take(shared: &'a Shared, ip: std::net::IpAddr) -> Option<HandshakeSlot<'a>> {
+        let cap = shared.config.proxy.max_handshakes_per_address;
+        let mut n = shared.handshakes.entry(ip).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(HandshakeSlot { shared, ip })
+    }
+}
+
+impl Drop for HandshakeSlot<'_> {
+    fn drop(&mut self) {
+        self.shared.handshakes.remove_if_mut(&self.ip, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+    }
+}
+
+async fn too_many(mut stream: TcpStream, message: &str) {
     let mut out = BytesMut::new();
-    write_err(
-        &mut out,
-        0,
-        errors::TOO_MANY_CONNECTIONS,
-        "Too many connections",
-    );
+    write_err(&mut out, 0, errors::TOO_MANY_CONNECTIONS, message);
     let _ = stream.write_all(&out).await;
     let _ = stream.shutdown().await;
 }
@@ -219,9 +241,20 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAdd
     let id = shared.conn_id();
     let span = info_span!("session", id, client = %peer, user = tracing::field::Empty);
     async move {
+        let Some(in_handshake) = HandshakeSlot::take(&shared, peer.ip()) else {
+            info!("too many connections from this address in the handshake");
+            too_many(
+                stream,
+                "Too many unauthenticated connections from this address",
+            )
+            .await;
+            return;
+        };
         let mut io = ClientIo::new(stream, peer);
         let timeout = shared.config.proxy.handshake_timeout;
-        let login = match tokio::time::timeout(timeout, handshake(&mut io, &shared, id)).await {
+        let login = tokio::time::timeout(timeout, handshake(&mut io, &shared, id)).await;
+        drop(in_handshake);
+        let login = match login {
             Ok(Ok(Outcome::LoggedIn(login))) => login,
             Ok(Ok(Outcome::Rejected)) | Ok(Err(_)) => return,
             Err(_) => {

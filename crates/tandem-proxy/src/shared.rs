@@ -111,6 +111,8 @@ pub struct Shared {
     pub config: Config,
     /// Live sessions by Tandem connection id (the id clients see in the handshake).
     pub sessions: DashMap<u32, Arc<Control>>,
+    /// Connections in the handshake, by client address (for `max_handshakes_per_address`).
+    pub handshakes: DashMap<std::net::IpAddr, usize>,
     pub users: HashMap<String, User>,
     pub pools: Vec<Pool>,
     pub monitor: Monitor,
@@ -158,6 +160,7 @@ impl Shared {
             config,
             next_conn_id: AtomicU32::new(1),
             sessions: DashMap::new(),
+            handshakes: DashMap::new(),
             stats: Stats::default(),
             events: Mutex::new(VecDeque::new()),
             worker_sessions: workers,
