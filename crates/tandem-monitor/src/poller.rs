@@ -154,7 +154,7 @@ pub enum Event {
 enum Msg {
     /// A check of a node, with when it started (to discard a `read_only` value read before
     /// Tandem itself last changed it).
-    Checked(usize, Instant, Result<NodeStatus, String>),
+    Checked(usize, Instant, Result<NodeStatus, CheckFailure>),
     Fenced(usize, Result<Takeover, String>),
     Closed(usize, Result<(), String>),
     SetWriter(String, oneshot::Sender<Result<(), String>>),
@@ -292,9 +292,12 @@ async fn check_loop(
     up: watch::Receiver<Vec<bool>>,
     suspect: Arc<Vec<tokio::sync::Notify>>,
 ) {
+    // One persistent connection per node, so client load that fills the server's
+    // max_connections does not make the monitor's own login fail.
+    let mut conn: Option<Conn> = None;
     loop {
         let started = Instant::now();
-        let result = check(&address, &config).await;
+        let result = check_on(&mut conn, &address, &config).await;
         if tx.send(Msg::Checked(idx, started, result)).await.is_err() {
             return;
         }
@@ -317,11 +320,50 @@ async fn check_loop(
     }
 }
 
-/// One check: a real login as the monitor user plus the status queries, within `timeout`.
+/// Why a check failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// What went wrong.
+    pub message: String,
+    /// The server refused the login for lack of connections (1040 / 1203): it is busy, not
+    /// dead, and the check counts neither way.
+    pub busy: bool,
+}
+
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// ER_CON_COUNT_ERROR and ER_TOO_MANY_USER_CONNECTIONS: the server is full, not down.
+fn is_busy(e: &ConnError) -> bool {
+    matches!(e, ConnError::Server(err) if err.code == 1040 || err.code == 1203)
+}
+
+/// One check on a fresh connection: a real login as the monitor user plus the status queries,
+/// within `timeout`.
 pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, String> {
+    check_on(&mut None, address, config)
+        .await
+        .map_err(|f| f.message)
+}
+
+/// One check on `conn` (logged in first when there is none; dropped after any failure, so the
+/// next check logs in again), within `timeout`.
+pub async fn check_on(
+    conn: &mut Option<Conn>,
+    address: &str,
+    config: &MonitorConfig,
+) -> Result<NodeStatus, CheckFailure> {
     let work = async {
-        let login = Login::monitor(&config.user, &config.password);
-        let mut conn = Conn::connect(address, login, config.health.timeout).await?;
+        if conn.is_none() {
+            let login = Login::monitor(&config.user, &config.password);
+            *conn = Some(Conn::connect(address, login, config.health.timeout).await?);
+        }
+        let Some(conn) = conn.as_mut() else {
+            return Err(ConnError::Login("no connection".into()));
+        };
         let flavor = Flavor::detect(&conn.server_version);
         let vars_sql = match flavor {
             Flavor::MariaDb => status::VARIABLES_QUERY_MARIADB,
@@ -340,10 +382,20 @@ pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, 
             .maps();
         NodeStatus::parse(&vars, &replica).map_err(|e| ConnError::Login(e.to_string()))
     };
-    match tokio::time::timeout(config.health.timeout, work).await {
+    let result = tokio::time::timeout(config.health.timeout, work).await;
+    if !matches!(result, Ok(Ok(_))) {
+        *conn = None;
+    }
+    match result {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("check timed out after {:?}", config.health.timeout)),
+        Ok(Err(e)) => Err(CheckFailure {
+            busy: is_busy(&e),
+            message: e.to_string(),
+        }),
+        Err(_) => Err(CheckFailure {
+            message: format!("check timed out after {:?}", config.health.timeout),
+            busy: false,
+        }),
     }
 }
 
@@ -396,8 +448,20 @@ impl Aggregator {
         Ok(())
     }
 
-    fn on_check(&mut self, i: usize, started: Instant, result: Result<NodeStatus, String>) {
+    fn on_check(&mut self, i: usize, started: Instant, result: Result<NodeStatus, CheckFailure>) {
         let prev = self.snapshot.load_full();
+        let result = match result {
+            Err(f) if f.busy => {
+                // Busy is not down: keep the node's state, say why the check did not count.
+                let mut next = (*prev).clone();
+                if let Some(node) = next.nodes.get_mut(i) {
+                    node.last_error = Some(format!("busy: {}", f.message));
+                }
+                self.snapshot.store(Arc::new(next));
+                return;
+            }
+            other => other.map_err(|f| f.message),
+        };
         // A check that began before Tandem last set this node's read_only may have read the old
         // value; keep the value Tandem set (the next check confirms it).
         let stale_flag = self

@@ -99,17 +99,23 @@ pub struct NodeStatus {
     /// Semi-synchronous replication as a source (`rpl_semi_sync_master_enabled`; `None`: not
     /// reported, e.g. MySQL without the plugin).
     pub semi_sync: Option<bool>,
+    /// `@@max_connections`.
+    pub max_connections: Option<u64>,
+    /// `@@max_user_connections` (0: no per-account limit).
+    pub max_user_connections: Option<u64>,
 }
 
 /// The statement that reads global variables; column names are what [`NodeStatus::parse`] expects.
 pub const VARIABLES_QUERY_MARIADB: &str = "SELECT @@version AS version, @@server_id AS server_id, \
     @@read_only AS read_only, @@auto_increment_increment AS aii, @@auto_increment_offset AS aio, \
     @@gtid_current_pos AS gtid_current, @@gtid_binlog_pos AS gtid_binlog, @@gtid_slave_pos AS gtid_slave, \
-    @@rpl_semi_sync_master_enabled AS semi_sync";
+    @@rpl_semi_sync_master_enabled AS semi_sync, @@max_connections AS max_connections, \
+    @@max_user_connections AS max_user_connections";
 /// MySQL variant of [`VARIABLES_QUERY_MARIADB`].
 pub const VARIABLES_QUERY_MYSQL: &str = "SELECT @@version AS version, @@server_id AS server_id, \
     @@read_only AS read_only, @@auto_increment_increment AS aii, @@auto_increment_offset AS aio, \
-    @@global.gtid_executed AS gtid_current";
+    @@global.gtid_executed AS gtid_current, @@max_connections AS max_connections, \
+    @@max_user_connections AS max_user_connections";
 /// A flavour-neutral first query, to learn the version.
 pub const VERSION_QUERY: &str = "SELECT @@version AS version";
 
@@ -182,12 +188,33 @@ impl NodeStatus {
                 Some("0") | Some("OFF") => Some(false),
                 _ => None,
             },
+            max_connections: num(vars, &["max_connections"]),
+            max_user_connections: num(vars, &["max_user_connections"]),
             channels: replica_rows
                 .iter()
                 .map(|r| Channel::parse(r, flavor))
                 .collect(),
             version,
         })
+    }
+
+    /// How many connections Tandem may open to this server: its `max_connections` (and
+    /// `max_user_connections`, when set) less a reserve for the monitor, replication and
+    /// administrators (a tenth, at least 4; at least 2 of a per-account limit). `None` when
+    /// the server did not say.
+    pub fn connection_cap(&self) -> Option<usize> {
+        let server = self
+            .max_connections
+            .map(|m| m.saturating_sub((m / 10).max(4)));
+        let user = self
+            .max_user_connections
+            .filter(|&m| m > 0)
+            .map(|m| m.saturating_sub((m / 10).max(2)));
+        let cap = match (server, user) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }?;
+        Some(usize::try_from(cap).unwrap_or(usize::MAX).max(1))
     }
 
     /// A channel whose SQL thread stopped on an error: this node's data is diverging.

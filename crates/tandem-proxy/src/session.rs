@@ -16,8 +16,8 @@ use bytes::{Bytes, BytesMut};
 use tandem_monitor::Conn;
 use tandem_protocol::{OkPacket, StatusFlags};
 use tandem_router::{
-    classify_with, client_charset_change, CharsetClass, Dialect, PolicyConfig, Route,
-    SessionPolicy, SetKind, StatementKind, StmtFlags,
+    classify_with, client_charset_change, split_statements, CharsetClass, Dialect, PolicyConfig,
+    Route, SessionPolicy, StatementKind, StmtFlags,
 };
 use tracing::{debug, info};
 
@@ -221,6 +221,7 @@ impl Session {
                 self.insert_id_node = None;
                 self.stmts.clear();
                 self.tx_node = None;
+                self.charset = CharsetClass::from_collation_id(self.login.charset);
                 self.reply_ok(seq).await
             }
             0x11 => self.change_user(seq, &payload).await,
@@ -303,12 +304,15 @@ impl Session {
             sent = self.forward_held(seq, &payload, Target::Writer).await?;
         }
         if let Forwarded::Done(target, true) = sent {
-            if stmt.kind == StatementKind::Set(SetKind::Names)
-                || stmt.kind == StatementKind::Set(SetKind::CharacterSet)
-                || stmt.kind == StatementKind::Set(SetKind::SessionVar)
+            if matches!(stmt.kind, StatementKind::Set(_))
+                || stmt.flags.contains(StmtFlags::MULTI_STATEMENT)
             {
-                if let Some(cs) = client_charset_change(&sql) {
-                    self.charset = cs;
+                // The client's character set decides how later text is read; any part of a
+                // multi-statement may change it.
+                for part in split_statements(&sql) {
+                    if let Some(cs) = client_charset_change(part) {
+                        self.charset = cs;
+                    }
                 }
             }
             self.policy.on_statement(&stmt, &sql, now);

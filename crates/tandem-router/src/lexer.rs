@@ -163,7 +163,11 @@ impl<'a> Lexer<'a> {
     /// A lexer over `src` that reads every executable comment as code (for callers that only
     /// need token boundaries, not a routing verdict).
     pub fn new(src: &'a [u8], backslash_escapes: bool) -> Self {
-        Self::with_mode(src, backslash_escapes, Versioned::AllCode)
+        let every_comment_runs = Versioned::Server {
+            version: u32::MAX,
+            mariadb: true,
+        };
+        Self::with_mode(src, backslash_escapes, every_comment_runs)
     }
 
     /// A lexer over `src`; text longer than `u32::MAX` bytes is treated as empty and erroneous.
@@ -260,6 +264,14 @@ impl<'a> Lexer<'a> {
                 .take(6)
                 .take_while(|c| c.is_ascii_digit())
                 .count();
+            // MariaDB reads a 6th digit as part of the version, MySQL as code after it.
+            let digits = match self.versioned {
+                Versioned::Server { mariadb: false, .. } => digits.min(5),
+                Versioned::Server { mariadb: true, .. } => digits,
+                // Server not known: the two readings differ; we will not guess.
+                Versioned::AllCode | Versioned::AllSkipped if digits == 6 => return self.fail(),
+                Versioned::AllCode | Versioned::AllSkipped => digits,
+            };
             if digits < 5 {
                 // Not a version comment: its content is code (fewer digits lex as a number).
                 self.in_exec = true;
@@ -440,6 +452,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn operator(&mut self, b: u8) -> Tok {
+        if b == b'[' {
+            // A delimited identifier under sql_mode MSSQL (a quote inside does not open a
+            // string there); no other MySQL syntax uses it outside strings.
+            self.error = true;
+        }
         let next = self.at(self.pos + 1);
         let two = matches!(
             (b, next),
@@ -547,7 +564,14 @@ impl Lexer<'_> {
             b'(' => self.single(Tok::LParen),
             b')' => self.single(Tok::RParen),
             b',' => self.single(Tok::Comma),
-            b';' => self.single(Tok::Semi),
+            b';' => {
+                // MariaDB 10.11 aborts on `;` inside running executable code (older servers
+                // start a new statement there): never a read.
+                if self.in_exec {
+                    self.error = true;
+                }
+                self.single(Tok::Semi)
+            }
             b'.' if self.at(start + 1).is_ascii_digit() => {
                 self.pos += 1;
                 self.ident_run();

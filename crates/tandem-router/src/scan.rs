@@ -23,7 +23,10 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(src: &'a [u8], backslash_escapes: bool) -> Self {
-        Self::with_mode(src, backslash_escapes, Versioned::AllCode)
+        Cursor {
+            lx: Lexer::new(src, backslash_escapes),
+            peeked: None,
+        }
     }
 
     pub fn with_mode(src: &'a [u8], backslash_escapes: bool, versioned: Versioned) -> Self {

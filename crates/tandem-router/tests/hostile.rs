@@ -161,3 +161,26 @@ fn unterminated_quotes_do_not_panic() {
         let _ = classify_with(sql, &mariadb_10_11());
     }
 }
+
+#[test]
+fn findings_from_the_server_lexer() {
+    let (m, my) = (mariadb_10_11(), mysql_8());
+    // MySQL reads five version digits, the sixth is code; MariaDB reads six.
+    writer(b"SELECT a FROM t /*!800001 FOR UPDATE */", my);
+    reader(b"SELECT 1 /*!999999 FOR UPDATE */", m);
+    writer(b"SELECT 1 /*!101106 FOR UPDATE */", Dialect::default()); // six digits, server unknown
+                                                                     // Skipped versioned comments do not know strings: the quote is inside the comment.
+    writer(b"/*!99999 '*/ DELETE FROM t; -- ' */", m);
+    writer(b"/*!99999 /* /* */ */ DELETE FROM t", m);
+    // `*/` in a string or a `#` comment does not close running executable code.
+    writer(b"SELECT 1 /*!50000 , '*/' FOR UPDATE */", m);
+    writer(b"SELECT 1 /*!50000 # */\n FOR UPDATE */", m);
+    // A `;` inside running executable code.
+    writer(b"SELECT 1 /*!40101 ; SELECT 2 */", m);
+    // MSSQL mode's [delimited identifiers] hide quotes.
+    writer(b"SELECT 1 AS [x'], 2 FOR UPDATE -- ']", m);
+    // A lowercase m is a plain comment.
+    reader(b"SELECT 1 /*m!100000 FOR UPDATE */", m);
+    // Seven digits: the seventh is code.
+    writer(b"SELECT 1 /*!1000002 FOR UPDATE */", m);
+}

@@ -15,6 +15,8 @@ fn status(gtid: &str, drained: bool, read_only: bool) -> NodeStatus {
         gtid_binlog: None,
         gtid_slave: None,
         semi_sync: None,
+        max_connections: None,
+        max_user_connections: None,
         channels: vec![],
     };
     if !drained {

@@ -235,3 +235,27 @@ fn caught_up_needs_drained_relay_and_covering_gtid() {
     cand.channels[0].relay_drained = false;
     assert!(!cand.caught_up_with(&old_writer));
 }
+
+#[test]
+fn connection_cap_keeps_a_reserve() {
+    let mut s = NodeStatus::parse(
+        &[
+            ("version".to_string(), Some("10.11.6-MariaDB".to_string())),
+            ("read_only".to_string(), Some("0".to_string())),
+            ("max_connections".to_string(), Some("151".to_string())),
+            ("max_user_connections".to_string(), Some("0".to_string())),
+        ]
+        .into_iter()
+        .collect(),
+        &[],
+    )
+    .expect("parse");
+    assert_eq!(s.connection_cap(), Some(136));
+    s.max_user_connections = Some(50);
+    assert_eq!(s.connection_cap(), Some(45));
+    s.max_connections = Some(10);
+    s.max_user_connections = Some(0);
+    assert_eq!(s.connection_cap(), Some(6));
+    s.max_connections = None;
+    assert_eq!(s.connection_cap(), None);
+}

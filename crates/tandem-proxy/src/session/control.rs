@@ -189,6 +189,7 @@ impl Session {
         if let Some(cs) = cu.charset.and_then(|c| u8::try_from(c).ok()) {
             self.login.charset = cs;
         }
+        self.charset = tandem_router::CharsetClass::from_collation_id(self.login.charset);
         self.login.database = cu.database.clone().filter(|d| !d.is_empty());
         self.key = PoolKey {
             user: self.login.user.clone(),
