@@ -442,3 +442,118 @@ async fn limits_before_login_bound_memory_time_and_connections() {
     let mut c = fresh(&proxy).await;
     c.query_drop("DO 1").await.expect("login after the flood");
 }
+
+/// Restores a node's `max_connections` when dropped (also when the test fails).
+struct MaxConnections<'a> {
+    node: &'a tandem_testkit::Node,
+    was: String,
+}
+
+impl<'a> MaxConnections<'a> {
+    fn set(node: &'a tandem_testkit::Node, n: u32) -> Self {
+        let was = node.value("SELECT @@global.max_connections");
+        node.query(&format!("SET GLOBAL max_connections = {n}"));
+        MaxConnections { node, was }
+    }
+}
+
+impl Drop for MaxConnections<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .node
+            .try_query(&format!("SET GLOBAL max_connections = {}", self.was));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_beyond_the_servers_max_connections_get_1040_and_the_writer_stays_up() {
+    let p = pair();
+    p.reset();
+    let proxy = start(&config_text(&p, "pool_wait_timeout = \"1s\"")).await;
+    let mut c = fresh(&proxy).await;
+    c.query_drop("CREATE TABLE cap (id INT AUTO_INCREMENT PRIMARY KEY, sid INT)")
+        .await
+        .expect("create");
+    c.disconnect().await.expect("disconnect");
+    let cn1_id = p.cn1.value("SELECT @@server_id");
+    let _limits = [
+        MaxConnections::set(&p.cn1, 30),
+        MaxConnections::set(&p.cn2, 30),
+    ];
+    // The monitor reads the new limit: Tandem's cap becomes 30 less the reserve (26).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // 1. More sessions than the server can take, each holding its writer connection.
+    let mut held = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..40 {
+        // mysql_async runs a query while connecting: the refusal may come there.
+        let attempt = async {
+            let mut s = mysql_async::Conn::new(opts(&proxy, "shop")).await?;
+            s.query_drop("INSERT INTO cap (sid) VALUES (@@server_id)")
+                .await?;
+            Ok::<_, mysql_async::Error>(s)
+        };
+        match attempt.await {
+            Ok(s) => held.push(s),
+            Err(mysql_async::Error::Server(e)) => refused.push(e),
+            Err(e) => panic!("not a server error: {e:?}"),
+        }
+    }
+    assert!(!refused.is_empty(), "no session was refused");
+    assert!(
+        held.len() >= 20,
+        "only {} sessions got a connection",
+        held.len()
+    );
+    for e in &refused {
+        assert_eq!((e.code, e.state.as_str()), (1040, "08004"), "{e:?}");
+        assert!(
+            e.message.contains("'cn1'"),
+            "the error names the node: {}",
+            e.message
+        );
+    }
+    // 2. Clients that bypass Tandem fill the server: its own 1040 is "busy", not "down".
+    let mut direct = Vec::new();
+    loop {
+        match mysql_async::Conn::new(
+            mysql_async::Opts::from_url(&p.cn1.url("app", "apppass", "shop")).expect("url"),
+        )
+        .await
+        {
+            Ok(conn) => direct.push(conn),
+            Err(mysql_async::Error::Server(e)) if e.code == 1040 => break,
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+        assert!(direct.len() < 100, "the server never refused");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // five checks at inter 300 ms
+                                                           // A session that holds its writer connection writes on: cn1 is still the writer (a node
+                                                           // marked down would hold this write and then refuse it with 1290).
+    let keeper = held.first_mut().expect("a held session");
+    keeper
+        .query_drop("INSERT INTO cap (sid) VALUES (@@server_id)")
+        .await
+        .expect("the writer is busy, not down");
+    drop(held);
+    drop(direct);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // 3. Writes resume, on cn1: there was no failover.
+    let mut s = fresh(&proxy).await;
+    s.query_drop("INSERT INTO cap (sid) VALUES (@@server_id)")
+        .await
+        .expect("writes resume once sessions close");
+    let last: Option<u32> = s
+        .query_first("SELECT sid FROM cap ORDER BY id DESC LIMIT 1")
+        .await
+        .expect("read back");
+    assert_eq!(last.map(|v| v.to_string()), Some(cn1_id.clone()));
+    let sids = p.cn1.query("SELECT DISTINCT sid FROM shop.cap");
+    assert_eq!(
+        sids,
+        vec![vec![cn1_id]],
+        "a row was written on another node"
+    );
+    p.wait_synced(Duration::from_secs(10));
+}

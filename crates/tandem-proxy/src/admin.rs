@@ -157,6 +157,8 @@ impl Admin {
                         .as_ref()
                         .and_then(|s| s.semi_sync)
                         .map(|on| if on { "on" } else { "off" }.to_owned()),
+                    self.shared.pools.get(i).map(|p| p.live().to_string()),
+                    self.shared.pools.get(i).map(|p| p.cap().to_string()),
                     n.last_error.clone(),
                 ]
             })
@@ -287,6 +289,8 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Admin {
                     "lag_s",
                     "gtid",
                     "semi_sync",
+                    "pool_live",
+                    "pool_cap",
                     "last_error",
                 ];
                 rows(results, &names, self.backends()).await

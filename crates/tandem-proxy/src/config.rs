@@ -71,9 +71,15 @@ pub struct ProxyConfig {
     /// Idle pooled backend connections kept per node (shared out among the worker threads).
     #[serde(default = "defaults::pool_max_idle")]
     pub pool_max_idle: usize,
-    /// Backend connections per node, busy and idle together.
+    /// Backend connections per node, busy and idle together; lowered at run time to what the
+    /// server can take (its `max_connections` / `max_user_connections` less a reserve of a
+    /// tenth, at least 4, for the monitor, replication and administrators).
     #[serde(default = "defaults::pool_max_connections")]
     pub pool_max_connections: usize,
+    /// How long a statement waits for a backend connection when the cap is reached, before
+    /// it fails with ERR 1040 naming the node.
+    #[serde(default = "defaults::pool_wait_timeout", with = "duration")]
+    pub pool_wait_timeout: Duration,
     /// Idle pooled connections older than this are closed.
     #[serde(default = "defaults::pool_idle_timeout", with = "duration")]
     pub pool_idle_timeout: Duration,
@@ -529,6 +535,9 @@ mod defaults {
     }
     pub fn pool_max_connections() -> usize {
         900
+    }
+    pub fn pool_wait_timeout() -> Duration {
+        Duration::from_secs(5)
     }
     pub fn pool_idle_timeout() -> Duration {
         Duration::from_secs(60)

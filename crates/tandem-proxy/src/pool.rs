@@ -38,69 +38,124 @@ struct Idle {
 }
 
 pub struct Pool {
+    name: String,
     address: String,
     /// Idle connections, one list per worker.
     idle: Vec<Mutex<VecDeque<Idle>>>,
-    total: Arc<AtomicUsize>,
+    count: Arc<Count>,
     max_idle: usize,
-    max_total: usize,
+    /// The configured cap (`pool_max_connections`).
+    configured_max: usize,
+    /// The cap in force: the configured one, lowered to what the server can take.
+    max_total: AtomicUsize,
     idle_timeout: Duration,
     connect_timeout: Duration,
+    /// How long a statement waits for a connection at the cap.
+    wait_timeout: Duration,
+}
+
+/// Live connections of a pool, and a wake-up for those waiting at the cap.
+#[derive(Debug, Default)]
+struct Count {
+    total: AtomicUsize,
+    /// Notified when a connection closes or goes idle (a waiter may take or evict it).
+    freed: tokio::sync::Notify,
 }
 
 /// Counts a live backend connection against its pool's cap; released on drop.
 #[derive(Debug)]
-pub struct Permit(Arc<AtomicUsize>);
+pub struct Permit(Arc<Count>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.total.fetch_sub(1, Ordering::Relaxed);
+        self.0.freed.notify_one();
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    #[error("too many connections to {0}")]
-    Full(String),
+    /// At the cap for the whole wait.
+    #[error("Too many connections to backend '{node}': Tandem's cap of {cap} is reached (waited {waited:?})")]
+    Full {
+        node: String,
+        cap: usize,
+        waited: Duration,
+    },
     #[error("{0}")]
     Connect(#[from] ConnError),
 }
 
 impl Pool {
-    /// A pool for `workers` event loops.
-    pub fn new(address: String, cfg: &ProxyConfig, workers: usize) -> Pool {
+    /// A pool for `workers` event loops; `name` is the node's name (for errors).
+    pub fn new(name: String, address: String, cfg: &ProxyConfig, workers: usize) -> Pool {
         Pool {
+            name,
             address,
             idle: (0..workers.max(1))
                 .map(|_| Mutex::new(VecDeque::new()))
                 .collect(),
-            total: Arc::new(AtomicUsize::new(0)),
+            count: Arc::new(Count::default()),
             // Each worker keeps its share, at least one.
             max_idle: (cfg.pool_max_idle / workers.max(1)).max(1),
-            max_total: cfg.pool_max_connections,
+            configured_max: cfg.pool_max_connections,
+            max_total: AtomicUsize::new(cfg.pool_max_connections),
             idle_timeout: cfg.pool_idle_timeout,
             connect_timeout: cfg.connect_timeout,
+            wait_timeout: cfg.pool_wait_timeout,
         }
     }
 
+    /// Lowers the cap to what the server can take (from its `max_connections`, less a
+    /// reserve); `None` restores the configured cap. Connections above a lowered cap are not
+    /// closed, new ones wait until the count is below it.
+    pub fn set_server_cap(&self, server: Option<usize>) {
+        let cap = server.map_or(self.configured_max, |s| s.min(self.configured_max));
+        self.max_total.store(cap.max(1), Ordering::Relaxed);
+    }
+
+    /// The cap in force.
+    pub fn cap(&self) -> usize {
+        self.max_total.load(Ordering::Relaxed)
+    }
+
+    /// Live connections (busy and idle).
+    pub fn live(&self) -> usize {
+        self.count.total.load(Ordering::Relaxed)
+    }
+
     /// An idle connection with the same key, or a new one; with whether it runs
-    /// `SESSION TRANSACTION READ ONLY`.
+    /// `SESSION TRANSACTION READ ONLY`. At the cap, an idle connection of another key (or
+    /// another worker) is closed to make room; with none, the call waits (in turn with other
+    /// waiters) up to `pool_wait_timeout` for a connection to close or go idle.
     pub async fn get(
         &self,
         key: &PoolKey,
         sha1: &[u8; 20],
     ) -> Result<(Conn, Permit, bool), PoolError> {
-        if let Some(c) = self.take_idle(key) {
-            return Ok(c);
-        }
-        if self.total.fetch_add(1, Ordering::Relaxed) >= self.max_total {
-            // At the cap, an idle connection kept by another worker makes room.
-            if !self.evict_one_idle() {
-                self.total.fetch_sub(1, Ordering::Relaxed);
-                return Err(PoolError::Full(self.address.clone()));
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.wait_timeout;
+        let permit = loop {
+            let freed = self.count.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(c) = self.take_idle(key) {
+                return Ok(c);
             }
-        }
-        let permit = Permit(self.total.clone());
+            if let Some(p) = self.reserve() {
+                break p;
+            }
+            if self.evict_one_idle() {
+                continue;
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return Err(PoolError::Full {
+                    node: self.name.clone(),
+                    cap: self.cap(),
+                    waited: started.elapsed(),
+                });
+            }
+        };
         let login = Login {
             user: &key.user,
             credential: Credential::NativeSha1(*sha1),
@@ -110,6 +165,18 @@ impl Pool {
         };
         let conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
         Ok((conn, permit, false))
+    }
+
+    /// Counts a new connection if the cap allows.
+    fn reserve(&self) -> Option<Permit> {
+        let cap = self.cap();
+        self.count
+            .total
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Permit(self.count.clone()))
     }
 
     /// This worker's idle list.
@@ -123,11 +190,13 @@ impl Pool {
         let now = Instant::now();
         let before = idle.len();
         idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
-        self.total.fetch_sub(before - idle.len(), Ordering::Relaxed);
+        self.count
+            .total
+            .fetch_sub(before - idle.len(), Ordering::Relaxed);
         let pos = idle.iter().rposition(|i| &i.key == key)?;
         let entry = idle.remove(pos)?;
         // The idle entry already holds its count in `total`.
-        Some((entry.conn, Permit(self.total.clone()), entry.read_only))
+        Some((entry.conn, Permit(self.count.clone()), entry.read_only))
     }
 
     /// Closes one idle connection of any worker (oldest first); false if there was none.
@@ -135,7 +204,7 @@ impl Pool {
         for shard in &self.idle {
             let evicted = shard.lock().ok().and_then(|mut idle| idle.pop_front());
             if evicted.is_some() {
-                self.total.fetch_sub(1, Ordering::Relaxed);
+                self.count.total.fetch_sub(1, Ordering::Relaxed);
                 return true;
             }
         }
@@ -146,7 +215,7 @@ impl Pool {
     pub fn purge(&self) {
         for shard in &self.idle {
             if let Ok(mut idle) = shard.lock() {
-                self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+                self.count.total.fetch_sub(idle.len(), Ordering::Relaxed);
                 idle.clear();
             }
         }
@@ -180,6 +249,9 @@ impl Pool {
             since: Instant::now(),
             read_only,
         });
+        drop(idle);
+        // A waiter at the cap may take it (same key) or close it to make room.
+        self.count.freed.notify_one();
     }
 }
 
@@ -187,7 +259,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         for shard in &mut self.idle {
             if let Ok(idle) = shard.get_mut() {
-                self.total.fetch_sub(idle.len(), Ordering::Relaxed);
+                self.count.total.fetch_sub(idle.len(), Ordering::Relaxed);
             }
         }
     }

@@ -71,14 +71,18 @@ enum Forwarded {
 enum BackendError {
     /// Connection refused, reset or timed out: the node looks dead.
     Unreachable(String),
-    /// Anything else (pool cap, login refused, session state that would not apply).
+    /// No connection to be had: Tandem's cap for the node, or the server's own 1040/1203.
+    Busy(String),
+    /// Anything else (login refused, session state that would not apply).
     Other(String),
 }
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BackendError::Unreachable(m) | BackendError::Other(m) => f.write_str(m),
+            BackendError::Unreachable(m) | BackendError::Busy(m) | BackendError::Other(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

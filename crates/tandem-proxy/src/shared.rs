@@ -149,7 +149,14 @@ impl Shared {
         let pools = config
             .backends
             .iter()
-            .map(|b| Pool::new(b.address.clone(), &config.proxy, workers.len()))
+            .map(|b| {
+                Pool::new(
+                    b.name.clone(),
+                    b.address.clone(),
+                    &config.proxy,
+                    workers.len(),
+                )
+            })
             .collect();
         let view = RoutingView::from_snapshot(monitor.snapshot(), &config);
         Arc::new(Shared {
@@ -171,7 +178,14 @@ impl Shared {
     pub async fn follow_monitor(self: Arc<Shared>) {
         let mut watch = self.monitor.watch();
         while watch.changed().await.is_ok() {
-            let view = RoutingView::from_snapshot(self.monitor.snapshot(), &self.config);
+            let snapshot = self.monitor.snapshot();
+            // Never more connections to a node than it can take.
+            for (pool, node) in self.pools.iter().zip(&snapshot.nodes) {
+                if let Some(status) = &node.status {
+                    pool.set_server_cap(status.connection_cap());
+                }
+            }
+            let view = RoutingView::from_snapshot(snapshot, &self.config);
             self.view.store(Arc::new(view));
         }
     }

@@ -33,6 +33,12 @@ impl Session {
         loop {
             let msg = match self.backend(node).await {
                 Ok(b) => return Ok(Some((node, b))),
+                Err(BackendError::Busy(msg)) => {
+                    // Busy is not dead: no suspicion, no failover; the client is told.
+                    self.reply_err(seq, errors::TOO_MANY_CONNECTIONS, &msg)
+                        .await?;
+                    return Ok(None);
+                }
                 Err(BackendError::Other(msg)) => msg,
                 Err(BackendError::Unreachable(msg)) => {
                     self.suspect(node);
@@ -136,6 +142,12 @@ impl Session {
                         match e {
                             PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
                                 BackendError::Unreachable(msg)
+                            }
+                            PoolError::Full { .. } => BackendError::Busy(e.to_string()),
+                            PoolError::Connect(ConnError::Server(ref err))
+                                if err.code == 1040 || err.code == 1203 =>
+                            {
+                                BackendError::Busy(msg)
                             }
                             _ => BackendError::Other(msg),
                         }
