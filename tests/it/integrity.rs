@@ -557,3 +557,23 @@ async fn sessions_beyond_the_servers_max_connections_get_1040_and_the_writer_sta
     );
     p.wait_synced(Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_backend_timeout_ends_and_the_proxy_goes_on() {
+    let p = pair();
+    let proxy = start(&config_text(&p, "backend_timeout = \"1s\"")).await;
+    let mut s = fresh(&proxy).await;
+    let started = std::time::Instant::now();
+    let r: Result<Vec<i64>, _> = s.query("SELECT SLEEP(5)").await;
+    assert!(
+        r.is_err(),
+        "a statement past backend_timeout must not complete: {r:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "ended after {:?}",
+        started.elapsed()
+    );
+    let mut again = fresh(&proxy).await;
+    again.query_drop("DO 1").await.expect("the proxy goes on");
+}

@@ -121,6 +121,21 @@ pub struct Conn {
     /// Reused for outgoing packets (header and payload go out in one write, without an allocation
     /// per command).
     wbuf: BytesMut,
+    /// Limit for this client's own round trips (`exec`, `query`, `ping`, `reset`).
+    control_timeout: Duration,
+}
+
+/// Default limit for a connection's own round trips.
+pub const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `fut` within `limit`, or [`ConnError::Timeout`].
+async fn timed<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, ConnError>>,
+) -> Result<T, ConnError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| ConnError::Timeout)?
 }
 
 /// Capabilities the monitor asks for.
@@ -158,6 +173,7 @@ impl Conn {
             connection_id: 0,
             server_version: String::new(),
             status: StatusFlags::empty(),
+            control_timeout: DEFAULT_CONTROL_TIMEOUT,
         };
         let (_, payload) = conn.read_packet().await?;
         if payload.first() == Some(&0xFF) {
@@ -234,6 +250,18 @@ impl Conn {
         Ok(())
     }
 
+    /// Sets the limit for this client's own round trips (`exec`, `query`, `ping`, `reset`); a
+    /// round trip that takes longer fails with [`ConnError::Timeout`] (drop the connection then:
+    /// its state is unknown).
+    pub fn set_control_timeout(&mut self, limit: Duration) {
+        self.control_timeout = limit;
+    }
+
+    /// The limit for this client's own round trips.
+    pub fn control_timeout(&self) -> Duration {
+        self.control_timeout
+    }
+
     /// Runs a statement that returns no rows; returns its OK packet.
     pub async fn exec(&mut self, sql: &str) -> Result<OkPacket, ConnError> {
         let mut res = self.query_inner(sql).await?;
@@ -252,15 +280,23 @@ impl Conn {
 
     /// Sends COM_PING and waits for OK.
     pub async fn ping(&mut self) -> Result<(), ConnError> {
-        self.send_command(&[0x0e]).await?;
-        let (_, p) = self.read_packet().await?;
+        let limit = self.control_timeout;
+        let (_, p) = timed(limit, async {
+            self.send_command(&[0x0e]).await?;
+            self.read_packet().await
+        })
+        .await?;
         self.expect_ok(&p).map(|_| ())
     }
 
     /// Sends COM_RESET_CONNECTION and waits for OK.
     pub async fn reset(&mut self) -> Result<(), ConnError> {
-        self.send_command(&[0x1f]).await?;
-        let (_, p) = self.read_packet().await?;
+        let limit = self.control_timeout;
+        let (_, p) = timed(limit, async {
+            self.send_command(&[0x1f]).await?;
+            self.read_packet().await
+        })
+        .await?;
         self.expect_ok(&p)?;
         // A large result grew the read buffer; an idle pooled connection goes back to small.
         if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
@@ -283,6 +319,11 @@ impl Conn {
     }
 
     async fn query_inner(&mut self, sql: &str) -> Result<Collected, ConnError> {
+        let limit = self.control_timeout;
+        timed(limit, self.query_untimed(sql)).await
+    }
+
+    async fn query_untimed(&mut self, sql: &str) -> Result<Collected, ConnError> {
         let mut cmd = Vec::with_capacity(sql.len() + 1);
         cmd.push(0x03);
         cmd.extend_from_slice(sql.as_bytes());

@@ -65,9 +65,15 @@ pub struct ProxyConfig {
     /// Largest packet accepted from a client, in bytes (like `max_allowed_packet`).
     #[serde(default = "defaults::max_packet_size")]
     pub max_packet_size: usize,
-    /// Time to connect to (and log in to) a backend.
+    /// Time to connect to (and log in to) a backend; also the limit for Tandem's own small
+    /// statements on a backend connection (session state, access mode, reset, prepare).
     #[serde(default = "defaults::connect_timeout", with = "duration")]
     pub connect_timeout: Duration,
+    /// Longest a statement may run on a backend (HAProxy's `timeout server`; the classic
+    /// deployment used 480m). Past it the connection is closed and the client gets ERR 2013
+    /// (or a disconnect when part of the answer was sent).
+    #[serde(default = "defaults::backend_timeout", with = "duration")]
+    pub backend_timeout: Duration,
     /// Idle pooled backend connections kept per node (shared out among the worker threads).
     #[serde(default = "defaults::pool_max_idle")]
     pub pool_max_idle: usize,
@@ -535,6 +541,9 @@ mod defaults {
     }
     pub fn pool_max_connections() -> usize {
         900
+    }
+    pub fn backend_timeout() -> Duration {
+        Duration::from_secs(8 * 3600)
     }
     pub fn pool_wait_timeout() -> Duration {
         Duration::from_secs(5)

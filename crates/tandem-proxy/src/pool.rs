@@ -163,7 +163,9 @@ impl Pool {
             capabilities: Capabilities::from_bits_truncate(key.capabilities),
             charset: key.charset,
         };
-        let conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
+        let mut conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
+        // Tandem's own statements on it (state, access mode, reset) answer within this.
+        conn.set_control_timeout(self.connect_timeout);
         Ok((conn, permit, false))
     }
 

@@ -186,6 +186,17 @@ pub async fn collect(
     cmd: Command,
     caps: Capabilities,
 ) -> Result<(bytes::BytesMut, tandem_protocol::Outcome), ConnError> {
+    let limit = backend.control_timeout();
+    tokio::time::timeout(limit, collect_untimed(backend, cmd, caps))
+        .await
+        .map_err(|_| ConnError::Timeout)?
+}
+
+async fn collect_untimed(
+    backend: &mut Conn,
+    cmd: Command,
+    caps: Capabilities,
+) -> Result<(bytes::BytesMut, tandem_protocol::Outcome), ConnError> {
     let mut stream = ResponseStream::new(cmd, caps);
     let mut out = bytes::BytesMut::new();
     loop {

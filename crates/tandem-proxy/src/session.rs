@@ -477,16 +477,25 @@ impl Session {
         };
         let caps = self.login.capabilities;
         let hold = !on_writer;
-        match relay(
-            &mut backend.conn,
-            &mut self.io,
-            cmd,
-            caps,
-            &mut node_watch,
-            hold,
+        let limit = self.shared.config.proxy.backend_timeout;
+        let relayed = tokio::time::timeout(
+            limit,
+            relay(
+                &mut backend.conn,
+                &mut self.io,
+                cmd,
+                caps,
+                &mut node_watch,
+                hold,
+            ),
         )
         .await
-        {
+        .unwrap_or(Err(RelayError::Backend {
+            error: tandem_monitor::ConnError::Timeout,
+            // Part of the answer may have gone out: the client is disconnected.
+            forwarded: true,
+        }));
+        match relayed {
             Ok(done) if done.read_only_refused => {
                 self.backends[target] = Some(backend);
                 Ok(Forwarded::ReadOnlyRefused(target))
