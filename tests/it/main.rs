@@ -5,6 +5,7 @@ mod cli;
 mod clients;
 mod cluster;
 mod codec_client;
+mod differential;
 mod failback;
 mod failures;
 mod faults;
