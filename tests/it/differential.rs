@@ -108,7 +108,7 @@ impl Picker {
 
     /// Half the time nothing, else one of the openers.
     fn opener(&mut self) -> String {
-        if self.roll() % 2 == 0 {
+        if self.roll().is_multiple_of(2) {
             String::new()
         } else {
             self.pick(OPENERS)
@@ -130,7 +130,7 @@ fn generate(n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
             let mut s = p.opener() + &p.body();
-            if p.roll() % 3 != 0 {
+            if !p.roll().is_multiple_of(3) {
                 s += &p.pick(JOINERS);
                 s += &p.opener();
                 s += &p.body();
