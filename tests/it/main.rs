@@ -14,4 +14,5 @@ mod idle;
 mod integrity;
 mod prestashop;
 mod routing;
+mod sessions;
 mod support;

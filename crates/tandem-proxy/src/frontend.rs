@@ -38,13 +38,16 @@ pub fn server_capabilities() -> Capabilities {
 }
 
 /// Capabilities that shape the backend conversation (part of the pool key): what the client
-/// negotiated, less what only concerns the client-side login.
+/// negotiated, less what only concerns the client-side login, plus session tracking, which
+/// Tandem always asks for: it learns a session's state from the servers' reports (and strips
+/// them from OK packets for a client that did not ask for them).
 pub fn backend_capabilities(client: Capabilities) -> Capabilities {
     let login_only = Capabilities::CONNECT_WITH_DB | Capabilities::CONNECT_ATTRS;
     (client & server_capabilities() & !login_only)
         | Capabilities::PROTOCOL_41
         | Capabilities::SECURE_CONNECTION
         | Capabilities::PLUGIN_AUTH
+        | Capabilities::SESSION_TRACK
 }
 
 /// An authenticated client.

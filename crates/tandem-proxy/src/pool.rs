@@ -19,6 +19,12 @@ use tandem_protocol::Capabilities;
 
 use crate::config::ProxyConfig;
 
+/// Asks the server to report every session-variable, schema and state change in its OK packets
+/// (session tracking; MariaDB 10.2+, MySQL 5.7+). Run on every new or reset connection: a
+/// reset returns these to the server's defaults, which track only a few variables.
+pub const TRACK_SESSION_STATE: &str = "SET SESSION session_track_system_variables = '*', \
+     session_track_schema = ON, session_track_state_change = ON";
+
 /// What a pooled connection must match to be reused.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
@@ -166,6 +172,7 @@ impl Pool {
         let mut conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
         // Tandem's own statements on it (state, access mode, reset) answer within this.
         conn.set_control_timeout(self.connect_timeout);
+        conn.exec(TRACK_SESSION_STATE).await?;
         Ok((conn, permit, false))
     }
 
@@ -229,6 +236,7 @@ impl Pool {
     pub async fn put(&self, key: PoolKey, mut conn: Conn, permit: Permit, read_only: bool) {
         let reset = tokio::time::timeout(self.connect_timeout, async {
             conn.reset().await?;
+            conn.exec(TRACK_SESSION_STATE).await?;
             if read_only {
                 conn.exec("SET SESSION TRANSACTION READ ONLY").await?;
             }

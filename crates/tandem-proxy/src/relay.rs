@@ -5,14 +5,18 @@
 //! (backpressure).
 
 use bytes::Buf;
+use bytes::BytesMut;
 use tandem_monitor::{Conn, ConnError};
-use tandem_protocol::{Capabilities, Command, ResponseStream, StatusFlags, Step};
+use tandem_protocol::{
+    Capabilities, Command, OkPacket, Outcome, PacketHeader, ResponseStream, SessionStateChange,
+    StatusFlags, Step, HEADER_LEN,
+};
 use tokio::io::AsyncWriteExt;
 
 use crate::session::ClientIo;
 
 /// How a response ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Done {
     /// Final status flags, when the last packet carried them (not after a lone ERR).
     pub status: Option<StatusFlags>,
@@ -24,6 +28,8 @@ pub struct Done {
     /// before anything reached the client, and the error was held back (see [`relay`]'s
     /// `hold_read_only_refusal`): the statement wrote, it must run on the writer.
     pub read_only_refused: bool,
+    /// Session-state changes the server reported (session tracking), in order.
+    pub changes: Vec<SessionStateChange>,
 }
 
 /// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
@@ -77,27 +83,36 @@ async fn fill_or_down<F: Fn() -> bool>(
     }
 }
 
-/// Relays the response to `cmd` (already sent) until it is complete. With
-/// `hold_read_only_refusal` (a statement on a reader connection, which runs `READ ONLY`), a
-/// response that is nothing but ERR 1792 is not forwarded but reported in
-/// [`Done::read_only_refused`], so the caller can run the statement on the writer instead.
+/// Relays the response to `cmd` (already sent) until it is complete.
+///
+/// The backend connection negotiated `CLIENT_SESSION_TRACK` (Tandem learns session state from
+/// it); its OK packets carrying state changes are recorded in [`Done::changes`] and, for a client
+/// that did not negotiate it (`client_caps`), rewritten without the changes, as that client's
+/// own server would have sent them. With `hold_read_only_refusal` (a statement on a reader
+/// connection, which runs `READ ONLY`), a response that is nothing but ERR 1792 is not
+/// forwarded but reported in [`Done::read_only_refused`], so the caller can run the statement on
+/// the writer instead.
 pub async fn relay(
     backend: &mut Conn,
     client: &mut ClientIo,
     cmd: Command,
-    caps: Capabilities,
+    client_caps: Capabilities,
     node: &mut NodeWatch<'_, impl Fn() -> bool>,
     hold_read_only_refusal: bool,
 ) -> Result<Done, RelayError> {
-    let mut stream = ResponseStream::new(cmd, caps);
+    let backend_caps = backend.capabilities;
+    let strip = backend_caps.contains(Capabilities::SESSION_TRACK)
+        && !client_caps.contains(Capabilities::SESSION_TRACK);
+    let mut stream = ResponseStream::new(cmd, backend_caps);
     let mut forwarded = false;
+    let mut changes = Vec::new();
     loop {
         let scan = stream.scan(&backend.buf).map_err(|e| RelayError::Backend {
             error: ConnError::Protocol(e),
             forwarded,
         })?;
         if hold_read_only_refusal && !forwarded {
-            if let Step::Done(tandem_protocol::Outcome::Err(e)) = &scan.step {
+            if let Step::Done(Outcome::Err(e)) = &scan.step {
                 if e.code == READ_ONLY_REFUSED {
                     backend.buf.advance(scan.consumed);
                     return Ok(Done {
@@ -105,23 +120,43 @@ pub async fn relay(
                         err: true,
                         last_insert_id: 0,
                         read_only_refused: true,
+                        changes,
                     });
                 }
             }
         }
+        let tracked = match &scan.step {
+            Step::Done(Outcome::Ok(ok)) | Step::Tracked(ok)
+                if ok.status.contains(StatusFlags::SESSION_STATE_CHANGED) =>
+            {
+                Some(ok)
+            }
+            _ => None,
+        };
         if scan.consumed > 0 {
-            client
-                .stream
-                .write_all(&backend.buf[..scan.consumed])
-                .await
-                .map_err(RelayError::Client)?;
+            let bytes = &backend.buf[..scan.consumed];
+            let sent = match tracked {
+                Some(ok) => {
+                    changes.extend(ok.session_state_changes.iter().cloned());
+                    if strip {
+                        client
+                            .stream
+                            .write_all(&without_state(bytes, ok, client_caps))
+                            .await
+                    } else {
+                        client.stream.write_all(bytes).await
+                    }
+                }
+                None => client.stream.write_all(bytes).await,
+            };
+            sent.map_err(RelayError::Client)?;
             backend.buf.advance(scan.consumed);
             forwarded = true;
         }
         match scan.step {
             Step::Done(outcome) => {
                 let last_insert_id = match &outcome {
-                    tandem_protocol::Outcome::Ok(ok) => ok.last_insert_id,
+                    Outcome::Ok(ok) => ok.last_insert_id,
                     _ => 0,
                 };
                 return Ok(Done {
@@ -129,6 +164,7 @@ pub async fn relay(
                     err: outcome.is_err(),
                     last_insert_id,
                     read_only_refused: false,
+                    changes,
                 });
             }
             Step::LocalInfile => {
@@ -141,12 +177,47 @@ pub async fn relay(
                     forwarded,
                 })
             }
+            // More of the response may already be buffered.
+            Step::Tracked(_) => continue,
             Step::Continue => {}
         }
         fill_or_down(backend, node)
             .await
             .map_err(|error| RelayError::Backend { error, forwarded })?;
     }
+}
+
+/// `packets` (whole packets, the last one the OK `ok`) with that OK re-encoded for a client
+/// without `CLIENT_SESSION_TRACK`: no state changes, no `SESSION_STATE_CHANGED` flag.
+fn without_state(packets: &[u8], ok: &OkPacket, client_caps: Capabilities) -> BytesMut {
+    let mut last = 0;
+    let mut at = 0;
+    while let Some(h) = packets.get(at..).and_then(PacketHeader::parse) {
+        last = at;
+        at += HEADER_LEN + h.payload_len();
+    }
+    let seq = packets.get(last + 3).copied().unwrap_or(0);
+    let header = packets.get(last + HEADER_LEN).copied().unwrap_or(0);
+    let plain = OkPacket {
+        session_state_changes: Vec::new(),
+        status: ok.status.difference(StatusFlags::SESSION_STATE_CHANGED),
+        ..ok.clone()
+    };
+    let mut payload = BytesMut::new();
+    if header == 0xFE && !client_caps.contains(Capabilities::DEPRECATE_EOF) {
+        // A classic EOF packet (whose status had the flag): warnings and status only.
+        payload.extend_from_slice(&[0xFE]);
+        payload.extend_from_slice(&plain.warnings.to_le_bytes());
+        payload.extend_from_slice(&plain.status.bits().to_le_bytes());
+    } else if header == 0xFE {
+        plain.encode_as_eof(client_caps, &mut payload);
+    } else {
+        plain.encode(client_caps, &mut payload);
+    }
+    let mut out = BytesMut::with_capacity(last + HEADER_LEN + payload.len());
+    out.extend_from_slice(&packets[..last]);
+    tandem_protocol::write_packet(&mut out, seq, &payload);
+    out
 }
 
 /// After a LOCAL INFILE request: copies the client's file packets to the backend up to and
@@ -184,10 +255,9 @@ async fn forward_infile(
 pub async fn collect(
     backend: &mut Conn,
     cmd: Command,
-    caps: Capabilities,
 ) -> Result<(bytes::BytesMut, tandem_protocol::Outcome), ConnError> {
     let limit = backend.control_timeout();
-    tokio::time::timeout(limit, collect_untimed(backend, cmd, caps))
+    tokio::time::timeout(limit, collect_untimed(backend, cmd))
         .await
         .map_err(|_| ConnError::Timeout)?
 }
@@ -195,9 +265,8 @@ pub async fn collect(
 async fn collect_untimed(
     backend: &mut Conn,
     cmd: Command,
-    caps: Capabilities,
 ) -> Result<(bytes::BytesMut, tandem_protocol::Outcome), ConnError> {
-    let mut stream = ResponseStream::new(cmd, caps);
+    let mut stream = ResponseStream::new(cmd, backend.capabilities);
     let mut out = bytes::BytesMut::new();
     loop {
         let scan = stream.scan(&backend.buf)?;
@@ -205,6 +274,7 @@ async fn collect_untimed(
         backend.buf.advance(scan.consumed);
         match scan.step {
             Step::Done(outcome) => return Ok((out, outcome)),
+            Step::Tracked(_) => continue,
             Step::Continue => {}
             Step::LocalInfile | Step::AuthRequest => {
                 return Err(ConnError::Login(

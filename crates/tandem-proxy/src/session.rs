@@ -32,14 +32,15 @@ mod backends;
 mod causal;
 mod control;
 mod prepared;
+mod state;
 
 struct Backend {
     conn: Conn,
     permit: Permit,
     /// COM_SET_OPTION state of this connection (multi-statements switched off).
     multi_off: bool,
-    /// Session-state statements already applied on this connection.
-    applied: Vec<String>,
+    /// The session state this connection has (variables and schema, as its server reported).
+    known: state::Tracked,
     /// The connection runs `SESSION TRANSACTION READ ONLY` (it serves a reader).
     read_only: bool,
 }
@@ -124,12 +125,19 @@ pub struct Session {
     scratch: BytesMut,
     /// The character set class of the client's text (from the login, then `SET NAMES` ...).
     charset: CharsetClass,
+    /// The session state the client set, as the servers reported it (session tracking).
+    tracked: state::Tracked,
+    /// The statement being sent runs under `SET STATEMENT ... FOR`: the variable values its
+    /// response reports are temporary, not the session's.
+    set_statement: bool,
 }
 
 impl Session {
     pub fn new(shared: Arc<Shared>, io: ClientIo, login: ClientLogin, id: u32) -> Session {
         let policy = SessionPolicy::new(PolicyConfig {
             read_your_writes: shared.config.routing.read_your_writes.window(),
+            // State is learned from the servers' session tracking, never replayed from text.
+            state_from_text: false,
             ..PolicyConfig::default()
         });
         let key = PoolKey {
@@ -146,6 +154,8 @@ impl Session {
         shared.sessions.insert(id, control.clone());
         Session {
             charset: CharsetClass::from_collation_id(login.charset),
+            tracked: state::Tracked::default(),
+            set_statement: false,
             topology: shared.monitor.watch(),
             stmts: prepared::Stmts::default(),
             scratch: BytesMut::new(),
@@ -226,6 +236,7 @@ impl Session {
                 self.stmts.clear();
                 self.tx_node = None;
                 self.charset = CharsetClass::from_collation_id(self.login.charset);
+                self.tracked = state::Tracked::default();
                 self.reply_ok(seq).await
             }
             0x11 => self.change_user(seq, &payload).await,
@@ -301,12 +312,14 @@ impl Session {
             Target::Read(r) if !self.causal_ok(r).await => Target::Writer,
             t => t,
         };
+        self.set_statement = stmt.flags.contains(StmtFlags::SET_STATEMENT);
         let mut sent = self.forward_held(seq, &payload, target).await?;
         if let Forwarded::ReadOnlyRefused(node) = sent {
             self.misrouted(node, &sql);
             stmt.flags |= StmtFlags::WRITES;
             sent = self.forward_held(seq, &payload, Target::Writer).await?;
         }
+        self.set_statement = false;
         if let Forwarded::Done(target, true) = sent {
             if matches!(stmt.kind, StatementKind::Set(_))
                 || stmt.flags.contains(StmtFlags::MULTI_STATEMENT)
@@ -322,12 +335,6 @@ impl Session {
             self.policy.on_statement(&stmt, &sql, now);
             if stmt.writes() || stmt.kind == StatementKind::Commit {
                 self.note_write(target);
-            }
-            // The statement itself applied any session-state change on this connection.
-            if let Some(Some(b)) = self.backends.get_mut(target) {
-                if b.applied.as_slice() != self.policy.session_state() {
-                    b.applied = self.policy.session_state().to_vec();
-                }
             }
         }
         Ok(())
@@ -501,6 +508,9 @@ impl Session {
                 Ok(Forwarded::ReadOnlyRefused(target))
             }
             Ok(done) => {
+                if !done.changes.is_empty() && !self.set_statement {
+                    self.learn(&mut backend, &done.changes).await;
+                }
                 self.status = done.status.unwrap_or(self.status);
                 self.tx_node = self
                     .status
@@ -527,6 +537,46 @@ impl Session {
                     self.node_name(target)
                 );
                 self.backend_failed(seq, target, backend, &msg).await
+            }
+        }
+    }
+
+    /// Records the session-state changes a client statement made on `backend`'s connection (the
+    /// session's state and the connection's alike). State that cannot be copied pins the
+    /// session to its connections.
+    async fn learn(
+        &mut self,
+        backend: &mut Backend,
+        changes: &[tandem_protocol::SessionStateChange],
+    ) {
+        let mut learned = self.tracked.learn(changes);
+        backend.known.learn(changes);
+        if learned.collation_unknown {
+            // `SET NAMES cs COLLATE co` reports the character sets only; the collation is
+            // read from the same connection (one round trip, on charset changes only).
+            let read = backend.conn.query("SELECT @@collation_connection").await;
+            let collation = read
+                .ok()
+                .and_then(|r| r.rows.into_iter().next())
+                .and_then(|row| row.into_iter().next().flatten());
+            match collation {
+                Some(value) => {
+                    let change = [tandem_protocol::SessionStateChange::SystemVariable {
+                        name: "collation_connection".into(),
+                        value,
+                    }];
+                    self.tracked.learn(&change);
+                    backend.known.learn(&change);
+                }
+                None => learned.unexplained = true,
+            }
+        }
+        if learned.unexplained || learned.tracking_changed {
+            self.policy.pin_state();
+        }
+        if learned.client_charset {
+            if let Some(cs) = self.tracked.var("character_set_client") {
+                self.charset = CharsetClass::from_name(cs);
             }
         }
     }
@@ -601,14 +651,9 @@ impl Session {
     /// (or multi-statements switched off) the connections are closed instead: a pooled connection
     /// always sits in its key's schema with the negotiated options.
     fn release(&mut self) {
-        let changed_schema = self.multi_off
-            || self
-                .policy
-                .session_state()
-                .iter()
-                .any(|s| s.starts_with("USE "));
         for (node, slot) in self.backends.iter_mut().enumerate() {
             if let Some(b) = slot.take() {
+                let changed_schema = self.multi_off || b.known.schema().is_some();
                 if let Ok(mut ids) = self.control.backend_ids.lock() {
                     if let Some(id) = ids.get_mut(node) {
                         *id = None;

@@ -534,7 +534,7 @@ fn set(cur: &mut Cursor<'_>, depth: u8) -> Statement {
         SetForm::Assignments => first.unwrap_or(SetKind::Other),
         SetForm::StatementFor if depth < MAX_DEPTH => {
             let mut inner = statement(cur, depth + 1);
-            inner.flags |= scan.flags;
+            inner.flags |= scan.flags | F::SET_STATEMENT;
             return inner;
         }
         SetForm::Role => {

@@ -121,7 +121,7 @@ macro_rules! flag_set {
 flag_set! {
     /// What the classifier found in a statement besides its [`StatementKind`](crate::StatementKind).
     ///
-    /// Any flag except [`MULTI_STATEMENT`](Self::MULTI_STATEMENT) and
+    /// Any flag except [`MULTI_STATEMENT`](Self::MULTI_STATEMENT), [`SET_STATEMENT`](Self::SET_STATEMENT) and
     /// [`SESSION_STATE`](Self::SESSION_STATE) makes a statement ineligible for a reader.
     StmtFlags: u32 {
         /// `SELECT ... FOR UPDATE`.
@@ -173,12 +173,15 @@ flag_set! {
         const UNDECIDED = 21, "undecided";
         /// Runs server-side code whose effects are unknown (`CALL`, stored functions).
         const ROUTINE = 22, "routine";
+        /// Runs under `SET STATEMENT var = value FOR ...`: the variables change for that one
+        /// statement (servers report the temporary values in its OK packet).
+        const SET_STATEMENT = 23, "set_statement";
     }
 }
 
 impl StmtFlags {
     /// Flags that are compatible with running a statement on a reader.
-    pub(crate) const READ_COMPATIBLE: Self = Self::MULTI_STATEMENT;
+    pub(crate) const READ_COMPATIBLE: Self = Self::MULTI_STATEMENT.union(Self::SET_STATEMENT);
 }
 
 flag_set! {

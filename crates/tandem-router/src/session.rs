@@ -63,6 +63,11 @@ pub struct PolicyConfig {
     /// Maximum number of replayable session-state statements; beyond it the session is pinned
     /// ([`PinReasons::STATE_OVERFLOW`]). Default 256.
     pub max_session_state: usize,
+    /// Keep the [`session_state`](SessionPolicy::session_state) replay list from the text of
+    /// `SET`/`USE` statements, pinning the session for a `SET` that cannot be re-run safely.
+    /// A caller that learns session state from the servers themselves (session tracking in OK
+    /// packets, as Tandem's proxy does) turns this off. Default on.
+    pub state_from_text: bool,
 }
 
 impl Default for PolicyConfig {
@@ -72,6 +77,7 @@ impl Default for PolicyConfig {
             pin_after_routine: true,
             honor_hints: true,
             max_session_state: 256,
+            state_from_text: true,
         }
     }
 }
@@ -240,7 +246,9 @@ impl SessionPolicy {
 
     /// `COM_INIT_DB`: the default schema changed.
     pub fn on_init_db(&mut self, db: &str) {
-        self.state.set_schema(db);
+        if self.cfg.state_from_text {
+            self.state.set_schema(db);
+        }
     }
 
     /// `COM_RESET_CONNECTION` / `COM_CHANGE_USER`: back to a fresh session (configuration kept).
@@ -292,7 +300,7 @@ impl SessionPolicy {
             K::Begin { .. } => self.in_trans = true,
             K::Set(kind) => self.apply_set(kind, sql),
             K::Use => {
-                if let Some(db) = nth_name(sql, 1) {
+                if let Some(db) = nth_name(sql, 1).filter(|_| self.cfg.state_from_text) {
                     self.state.set_schema(&db);
                 }
             }
@@ -336,7 +344,16 @@ impl SessionPolicy {
                 self.autocommit_off = true;
             }
         }
-        self.state.apply_set(sql);
+        if self.cfg.state_from_text {
+            self.state.apply_set(sql);
+        }
+    }
+
+    /// Pins the session to its connections ([`PinReasons::STATE_OVERFLOW`]) until a reset:
+    /// for session state that cannot be copied to another connection (a server reported a
+    /// state change that no tracked variable or schema explains).
+    pub fn pin_state(&mut self) {
+        self.state.overflow = true;
     }
 
     fn apply_handler(&mut self, sql: &str) {

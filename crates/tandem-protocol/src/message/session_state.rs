@@ -78,7 +78,14 @@ impl SessionStateChange {
                 }
                 SESSION_TRACK_SCHEMA => out.push(Self::Schema(lossy(d.lenenc_bytes()?))),
                 SESSION_TRACK_STATE_CHANGE => {
-                    out.push(Self::StateChanged(d.lenenc_bytes()? == b"1"))
+                    // MariaDB and MySQL send the flag as one raw byte ('1'); a length-encoded
+                    // string (the documented form) is accepted too.
+                    let flag = match d.rest() {
+                        [1, b] => *b,
+                        [b] => *b,
+                        _ => b'0',
+                    };
+                    out.push(Self::StateChanged(flag == b'1'))
                 }
                 SESSION_TRACK_GTIDS => {
                     let _encoding = d.u8()?;
@@ -116,7 +123,7 @@ impl SessionStateChange {
                 SESSION_TRACK_SCHEMA
             }
             Self::StateChanged(b) => {
-                put_lenenc_bytes(&mut data, if *b { b"1" } else { b"0" });
+                data.put_u8(if *b { b'1' } else { b'0' });
                 SESSION_TRACK_STATE_CHANGE
             }
             Self::Gtids(s) => {
@@ -175,6 +182,27 @@ mod tests {
         let mut b = BytesMut::new();
         SessionStateChange::encode_all(&all, &mut b);
         assert_eq!(SessionStateChange::parse_all(&b).unwrap(), all);
+    }
+
+    #[test]
+    fn a_mariadb_block_as_sent() {
+        // MariaDB 10.11's answer to `SET SESSION session_track_system_variables = '*',
+        // session_track_state_change = ON`: the state-change flag is one raw byte.
+        let mut block = vec![0x00, 0x21, 0x1e];
+        block.extend_from_slice(b"session_track_system_variables");
+        block.extend_from_slice(&[0x01, b'*', 0x00, 0x1e, 0x1a]);
+        block.extend_from_slice(b"session_track_state_change");
+        block.extend_from_slice(&[0x02, b'O', b'N', 0x02, 0x01, b'1']);
+        let changes = SessionStateChange::parse_all(&block).expect("parses");
+        assert_eq!(changes.len(), 3);
+        assert_eq!(changes[2], SessionStateChange::StateChanged(true));
+        let mut again = BytesMut::new();
+        SessionStateChange::encode_all(&changes, &mut again);
+        assert_eq!(
+            &again[..],
+            &block[..],
+            "encoded exactly as the server sends it"
+        );
     }
 
     #[test]

@@ -444,7 +444,12 @@ impl ResponseStream {
         self.last_status = Some(status);
         if status.contains(StatusFlags::MORE_RESULTS_EXISTS) {
             self.state = State::Head;
-            Step::Continue
+            match outcome {
+                Outcome::Ok(ok) if status.contains(StatusFlags::SESSION_STATE_CHANGED) => {
+                    Step::Tracked(ok)
+                }
+                _ => Step::Continue,
+            }
         } else {
             self.done(outcome)
         }

@@ -20,6 +20,11 @@ pub enum Step {
     AuthRequest,
     /// The response is complete (after the last result of a multi-result response).
     Done(Outcome),
+    /// An OK packet that ends one result of a multi-result response (more results follow)
+    /// carried session-state changes (`SESSION_STATE_CHANGED`). The response goes on, like
+    /// [`Continue`](Self::Continue); the packet is the last one scanned, so a proxy can record
+    /// the changes (or rewrite the packet for a client that did not ask for them).
+    Tracked(OkPacket),
 }
 
 impl Step {

@@ -157,7 +157,7 @@ impl Session {
                     conn,
                     permit,
                     multi_off: false,
-                    applied: Vec::new(),
+                    known: super::state::Tracked::default(),
                     read_only,
                 }
             }
@@ -166,11 +166,9 @@ impl Session {
             let opt: u16 = if self.multi_off { 1 } else { 0 };
             let mut p = vec![0x1b];
             p.extend_from_slice(&opt.to_le_bytes());
-            let caps = self.login.capabilities;
             let res = match b.conn.send_command(&p).await {
                 Ok(()) => {
-                    crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption, caps)
-                        .await
+                    crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption).await
                 }
                 Err(e) => Err(e),
             };
@@ -191,27 +189,41 @@ impl Session {
             // The node became the writer: lift the mode, then replay the client's own state
             // (which may hold its own `SET SESSION TRANSACTION READ ONLY`).
             self.set_access_mode(&mut b, node, false).await?;
-            b.applied.clear();
+            b.known = super::state::Tracked::default();
         }
-        let state = self.policy.session_state();
-        let mut replayed = false;
-        if b.applied.as_slice() != state {
-            for stmt in state.iter().filter(|s| !b.applied.contains(s)) {
-                replayed = true;
-                if let Err(e) = b.conn.exec(stmt).await {
-                    return Err(BackendError::Other(format!(
-                        "Cannot restore session state on '{}': {e}",
-                        self.node_name(node)
-                    )));
-                }
-            }
-            b.applied = state.to_vec();
+        // The client's session state, as its servers reported it, in Tandem's own statements.
+        let (set, schema) = self.tracked.catch_up(&b.known, reader);
+        let caught_up = set.is_some() || schema.is_some();
+        if let Some(db) = schema {
+            let sql = format!("USE `{}`", db.replace('`', "``"));
+            self.exec_state(&mut b, node, &sql).await?;
         }
-        // Last, so no replayed client state (`SET SESSION TRANSACTION READ WRITE`) lifts it.
-        if reader && (!b.read_only || replayed) {
+        if let Some(sql) = set {
+            self.exec_state(&mut b, node, &sql).await?;
+        }
+        if caught_up {
+            b.known.caught_up(&self.tracked);
+        }
+        // Last, so no copied client state (`tx_read_only = OFF`) lifts it.
+        if reader && !b.read_only {
             self.set_access_mode(&mut b, node, true).await?;
         }
         Ok(b)
+    }
+
+    /// Runs one of Tandem's session-state statements on a backend connection.
+    async fn exec_state(
+        &self,
+        b: &mut Backend,
+        node: usize,
+        sql: &str,
+    ) -> Result<(), BackendError> {
+        b.conn.exec(sql).await.map(|_| ()).map_err(|e| {
+            BackendError::Other(format!(
+                "Cannot restore session state on '{}': {e}",
+                self.node_name(node)
+            ))
+        })
     }
 
     /// Sets the connection's session transaction access mode.

@@ -190,6 +190,7 @@ impl Session {
             self.login.charset = cs;
         }
         self.charset = tandem_router::CharsetClass::from_collation_id(self.login.charset);
+        self.tracked = super::state::Tracked::default();
         self.login.database = cu.database.clone().filter(|d| !d.is_empty());
         self.key = PoolKey {
             user: self.login.user.clone(),

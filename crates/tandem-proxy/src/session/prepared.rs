@@ -74,10 +74,9 @@ impl Session {
                     .await
             }
         };
-        let caps = self.login.capabilities;
         let sent = b.conn.send_command(&payload).await;
         let result = match sent {
-            Ok(()) => collect(&mut b.conn, Command::StmtPrepare, caps).await,
+            Ok(()) => collect(&mut b.conn, Command::StmtPrepare).await,
             Err(e) => Err(e),
         };
         let (mut raw, outcome) = match result {
@@ -137,9 +136,8 @@ impl Session {
         }
         let prepare = stmt.prepare.clone();
         let mut b = self.backend(node).await.map_err(|e| e.to_string())?;
-        let caps = self.login.capabilities;
         let res = match b.conn.send_command(&prepare).await {
-            Ok(()) => collect(&mut b.conn, Command::StmtPrepare, caps).await,
+            Ok(()) => collect(&mut b.conn, Command::StmtPrepare).await,
             Err(e) => Err(e),
         };
         match res {
@@ -201,6 +199,9 @@ impl Session {
                 None => return Ok(()),
             },
         };
+        self.set_statement = class
+            .flags
+            .contains(tandem_router::StmtFlags::SET_STATEMENT);
         let done = loop {
             // The execution names the statement by its id on this node: it goes to exactly
             // this node (never to another read candidate, where the id means something else).
@@ -233,6 +234,7 @@ impl Session {
                 Forwarded::Nothing => break None,
             }
         };
+        self.set_statement = false;
         if let Some((node, true)) = done {
             if class.writes() {
                 self.note_write(node);
