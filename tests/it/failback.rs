@@ -15,7 +15,7 @@ use crate::agreement::{check_end, collect, load, setup, window, Insert};
 use crate::support::{config_text, opts, start, Proxy};
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -23,7 +23,7 @@ fn free_port() -> u16 {
 }
 
 /// Runs `sql` on the admin interface with the mariadb CLI; rows as tab-separated lines.
-fn admin(port: u16, password: &str, sql: &str) -> Result<String, String> {
+pub(crate) fn admin(port: u16, password: &str, sql: &str) -> Result<String, String> {
     let out = Command::new("mariadb")
         .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "admin"])
         .arg(format!("-p{password}"))

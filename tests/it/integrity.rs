@@ -577,3 +577,51 @@ async fn a_statement_past_backend_timeout_ends_and_the_proxy_goes_on() {
     let mut again = fresh(&proxy).await;
     again.query_drop("DO 1").await.expect("the proxy goes on");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_has_the_same_limits_and_never_falls_over() {
+    use crate::failback::{admin, free_port};
+    let p = pair();
+    let port = free_port();
+    let extra = format!(
+        "\n[admin]\nlisten = \"127.0.0.1:{port}\"\nuser = \"admin\"\npassword = \"s3cret\"\n"
+    );
+    let _proxy = start(&(config_text(&p, "handshake_timeout = \"1s\"") + &extra)).await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    // An oversized handshake is refused from its header; garbage and a truncated packet end
+    // the connection; none of it stops the listener.
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    read_packet(&mut s).await.expect("handshake");
+    let _ = s.write_all(&[0xff, 0xff, 0xff, 1, 0, 0, 0, 0]).await;
+    let (_, first) = read_packet(&mut s).await.expect("an answer");
+    let e = tandem_protocol::ErrPacket::parse(&first).expect("ERR");
+    assert_eq!(e.code, 1043, "{e:?}");
+    for junk in [&b"\x05\x00\x00\x01\xff\xff\xff\xff\xff"[..], b"\x01\x00"] {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        read_packet(&mut s).await.expect("handshake");
+        let _ = s.write_all(junk).await;
+        drop(s);
+    }
+    // A stalled login is closed at the handshake timeout.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    read_packet(&mut stalled).await.expect("handshake");
+    let mut b = [0u8; 16];
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut b),
+    )
+    .await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+    // After all that, the operator's commands work, and a wrong password is refused.
+    let backends = admin(port, "s3cret", "SHOW BACKENDS").expect("admin works");
+    assert!(backends.contains("cn1\t127.0.0.1"), "{backends}");
+    let stats = admin(port, "s3cret", "SHOW STATS").expect("stats");
+    assert!(stats.contains("misroutes"), "{stats}");
+    let wrong = admin(port, "nope", "SHOW BACKENDS").expect_err("wrong password");
+    assert!(
+        wrong.contains("1045") || wrong.contains("denied"),
+        "{wrong}"
+    );
+    let unknown = admin(port, "s3cret", "DROP TABLE x").expect_err("unknown command");
+    assert!(unknown.contains("1064"), "{unknown}");
+}

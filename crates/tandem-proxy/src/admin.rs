@@ -10,22 +10,28 @@
 //! `SET WRITER = 'name'` — the manual failback (or switchover): the node must be up (and, without
 //! the read-only fence, writable); it is fenced like any takeover before it gets the writes.
 
-use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use opensrv_mysql::{
-    AsyncMysqlIntermediary, AsyncMysqlShim, Column, ColumnFlags, ColumnType, ErrorKind, OkResponse,
-    ParamParser, QueryResultWriter, StatementMetaWriter,
+use bytes::BytesMut;
+use tandem_protocol::auth::native_password;
+use tandem_protocol::{
+    encode_text_row, Capabilities, ColumnCount, ColumnDefinition, ColumnType, EofPacket, OkPacket,
+    StatusFlags,
 };
-use tandem_protocol::auth::{generate_salt, native_password};
-use tokio::io::AsyncWrite;
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
+use crate::client_io::ClientIo;
 use crate::config::AdminConfig;
+use crate::errors::{self, write_err};
+use crate::frontend::{authenticate, Acceptor, Outcome};
+use crate::server::HandshakeSlot;
 use crate::shared::Shared;
+
+/// Largest command an admin client may send.
+const MAX_ADMIN_PACKET: usize = 64 * 1024;
 
 /// Accepts admin connections until the task is dropped.
 pub async fn serve(listener: TcpListener, config: AdminConfig, shared: Arc<Shared>) {
@@ -40,17 +46,13 @@ pub async fn serve(listener: TcpListener, config: AdminConfig, shared: Arc<Share
                 continue;
             }
         };
-        let shim = Admin {
+        let admin = Admin {
             shared: shared.clone(),
             user: user.clone(),
             stored,
-            salt: generate_salt(),
         };
         tokio::spawn(async move {
-            let (r, w) = stream.into_split();
-            if let Err(e) = AsyncMysqlIntermediary::run_on(shim, r, w).await {
-                info!(client = %peer, error = %e, "admin session ended");
-            }
+            admin.session(stream, peer).await;
         });
     }
 }
@@ -59,7 +61,167 @@ struct Admin {
     shared: Arc<Shared>,
     user: Arc<str>,
     stored: [u8; 20],
-    salt: [u8; 20],
+}
+
+impl Admin {
+    /// One admin connection: the client listener's login path and limits (handshake size,
+    /// timeout, per-address cap), then text commands answered with text result sets.
+    async fn session(self, stream: TcpStream, peer: std::net::SocketAddr) {
+        let shared = self.shared.clone();
+        let Some(slot) = HandshakeSlot::take(&shared, peer.ip()) else {
+            let mut out = BytesMut::new();
+            write_err(
+                &mut out,
+                0,
+                errors::TOO_MANY_CONNECTIONS,
+                "Too many connections",
+            );
+            let mut stream = stream;
+            let _ = stream.write_all(&out).await;
+            return;
+        };
+        let mut io = ClientIo::new(stream, peer);
+        let stored = |u: &str| (u == &*self.user).then_some(self.stored);
+        let on_denied = |u: &str| {
+            shared.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+            warn!(user = %u, client = %peer, "admin login refused");
+        };
+        let acceptor = Acceptor {
+            server_version: format!("10.11.0-tandem-admin-{}", env!("CARGO_PKG_VERSION")),
+            capabilities: Capabilities::LONG_PASSWORD
+                | Capabilities::PROTOCOL_41
+                | Capabilities::SECURE_CONNECTION
+                | Capabilities::PLUGIN_AUTH
+                | Capabilities::TRANSACTIONS
+                | Capabilities::CONNECT_WITH_DB,
+            max_handshake_size: shared.config.proxy.max_handshake_size,
+            stored: &stored,
+            on_denied: &on_denied,
+        };
+        let timeout = shared.config.proxy.handshake_timeout;
+        let login = tokio::time::timeout(timeout, authenticate(&mut io, &acceptor, 0)).await;
+        drop(slot);
+        let caps = match login {
+            Ok(Ok(Outcome::LoggedIn(l))) => l.capabilities,
+            _ => return,
+        };
+        loop {
+            let (seq, payload) = match io.read_packet(MAX_ADMIN_PACKET).await {
+                Ok(Some(p)) => p,
+                Ok(None) | Err(_) => return,
+            };
+            let reply = seq.wrapping_add(1);
+            let out = match payload.first() {
+                Some(0x01) => return,                       // COM_QUIT
+                Some(0x0e) | Some(0x02) => ok(reply, caps), // COM_PING, COM_INIT_DB
+                Some(0x03) => {
+                    let sql = String::from_utf8_lossy(&payload[1..]);
+                    self.query(&sql, reply, caps).await
+                }
+                _ => err(reply, errors::UNKNOWN_COMMAND, "Unknown command"),
+            };
+            if io.send(&out).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Answers one admin statement.
+    async fn query(&self, sql: &str, seq: u8, caps: Capabilities) -> BytesMut {
+        let Some(cmd) = parse(sql) else {
+            return err(seq, errors::PARSE_ERROR, HELP);
+        };
+        match cmd {
+            Command::Backends => {
+                let names = [
+                    "name",
+                    "address",
+                    "weight",
+                    "state",
+                    "role",
+                    "read_only",
+                    "lag_s",
+                    "gtid",
+                    "semi_sync",
+                    "pool_live",
+                    "pool_cap",
+                    "last_error",
+                ];
+                rows(seq, caps, &names, self.backends())
+            }
+            Command::Writer => rows(seq, caps, &["writer", "reason"], self.writer()),
+            Command::Events => rows(seq, caps, &["at", "event"], self.shared.recent_events()),
+            Command::Stats => rows(seq, caps, &["name", "value"], self.stats()),
+            Command::VersionComment => {
+                let row = vec![vec![Some("Tandem admin".to_owned())]];
+                rows(seq, caps, &["@@version_comment"], row)
+            }
+            Command::Ping => ok(seq, caps),
+            Command::SetWriter(name) => match self.shared.monitor.set_writer(&name).await {
+                Ok(()) => {
+                    info!(node = %name, "writer set by an operator");
+                    ok(seq, caps)
+                }
+                Err(e) => {
+                    let msg = format!("cannot make `{name}` the writer: {e}");
+                    err(seq, errors::WRONG_ARGUMENTS, &msg)
+                }
+            },
+        }
+    }
+}
+
+fn ok(seq: u8, caps: Capabilities) -> BytesMut {
+    let mut p = BytesMut::new();
+    OkPacket::with_status(StatusFlags::AUTOCOMMIT).encode(caps, &mut p);
+    let mut out = BytesMut::new();
+    tandem_protocol::write_packet(&mut out, seq, &p);
+    out
+}
+
+fn err(seq: u8, code: (u16, &str), msg: &str) -> BytesMut {
+    let mut out = BytesMut::new();
+    write_err(&mut out, seq, code, msg);
+    out
+}
+
+/// A text result set of string columns (classic EOF packets: the admin listener does not offer
+/// `CLIENT_DEPRECATE_EOF`).
+fn rows(seq: u8, caps: Capabilities, names: &[&str], data: Vec<Vec<Option<String>>>) -> BytesMut {
+    let mut out = BytesMut::new();
+    let mut seq = seq;
+    let mut packet = |out: &mut BytesMut, payload: &BytesMut| {
+        tandem_protocol::write_packet(out, seq, payload);
+        seq = seq.wrapping_add(1);
+    };
+    let mut p = BytesMut::new();
+    ColumnCount {
+        count: names.len() as u64,
+        metadata_follows: true,
+    }
+    .encode(caps, &mut p);
+    packet(&mut out, &p);
+    for name in names {
+        p.clear();
+        ColumnDefinition::simple(name, ColumnType::VAR_STRING).encode(caps, &mut p);
+        packet(&mut out, &p);
+    }
+    let eof = EofPacket {
+        warnings: 0,
+        status: StatusFlags::AUTOCOMMIT,
+    };
+    p.clear();
+    eof.encode(&mut p);
+    packet(&mut out, &p);
+    for row in data {
+        p.clear();
+        encode_text_row(&mut p, &row);
+        packet(&mut out, &p);
+    }
+    p.clear();
+    eof.encode(&mut p);
+    packet(&mut out, &p);
+    out
 }
 
 /// What an admin statement asks for.
@@ -101,31 +263,6 @@ fn parse(sql: &str) -> Option<Command> {
 
 const HELP: &str = "unknown admin command; try SHOW BACKENDS, SHOW WRITER, SHOW EVENTS, \
                     SHOW STATS, SET WRITER = 'name'";
-
-fn text_columns(names: &[&str]) -> Vec<Column> {
-    names
-        .iter()
-        .map(|n| Column {
-            table: String::new(),
-            column: (*n).to_owned(),
-            coltype: ColumnType::MYSQL_TYPE_VAR_STRING,
-            colflags: ColumnFlags::empty(),
-        })
-        .collect()
-}
-
-async fn rows<W: AsyncWrite + Send + Unpin>(
-    results: QueryResultWriter<'_, W>,
-    names: &[&str],
-    data: Vec<Vec<Option<String>>>,
-) -> io::Result<()> {
-    let cols = text_columns(names);
-    let mut w = results.start(&cols).await?;
-    for row in data {
-        w.write_row(row).await?;
-    }
-    w.finish().await
-}
 
 impl Admin {
     fn backends(&self) -> Vec<Vec<Option<String>>> {
@@ -203,122 +340,6 @@ impl Admin {
         ];
         rows.extend(per_worker);
         rows
-    }
-}
-
-#[async_trait]
-impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Admin {
-    type Error = io::Error;
-
-    fn version(&self) -> String {
-        format!("10.11.0-tandem-admin-{}", env!("CARGO_PKG_VERSION"))
-    }
-
-    fn salt(&self) -> [u8; 20] {
-        self.salt
-    }
-
-    async fn authenticate(
-        &self,
-        plugin: &str,
-        username: &[u8],
-        salt: &[u8],
-        auth_data: &[u8],
-    ) -> bool {
-        let ok = plugin == "mysql_native_password"
-            && username == self.user.as_bytes()
-            && native_password::verify(&self.stored, salt, auth_data).is_some();
-        if !ok {
-            self.shared
-                .stats
-                .auth_failures
-                .fetch_add(1, Ordering::Relaxed);
-            warn!(user = %String::from_utf8_lossy(username), "admin login refused");
-        }
-        ok
-    }
-
-    async fn on_prepare<'a>(
-        &'a mut self,
-        _: &'a str,
-        info: StatementMetaWriter<'a, W>,
-    ) -> io::Result<()> {
-        info.error(
-            ErrorKind::ER_NOT_SUPPORTED_YET,
-            b"prepared statements are not supported on the admin interface",
-        )
-        .await
-    }
-
-    async fn on_execute<'a>(
-        &'a mut self,
-        _: u32,
-        _: ParamParser<'a>,
-        results: QueryResultWriter<'a, W>,
-    ) -> io::Result<()> {
-        results
-            .error(ErrorKind::ER_UNKNOWN_STMT_HANDLER, b"unknown statement")
-            .await
-    }
-
-    async fn on_close<'a>(&'a mut self, _: u32)
-    where
-        W: 'async_trait,
-    {
-    }
-
-    async fn on_query<'a>(
-        &'a mut self,
-        sql: &'a str,
-        results: QueryResultWriter<'a, W>,
-    ) -> io::Result<()> {
-        let Some(cmd) = parse(sql) else {
-            return results
-                .error(ErrorKind::ER_PARSE_ERROR, HELP.as_bytes())
-                .await;
-        };
-        match cmd {
-            Command::Backends => {
-                let names = [
-                    "name",
-                    "address",
-                    "weight",
-                    "state",
-                    "role",
-                    "read_only",
-                    "lag_s",
-                    "gtid",
-                    "semi_sync",
-                    "pool_live",
-                    "pool_cap",
-                    "last_error",
-                ];
-                rows(results, &names, self.backends()).await
-            }
-            Command::Writer => rows(results, &["writer", "reason"], self.writer()).await,
-            Command::Events => {
-                let events = self.shared.recent_events();
-                rows(results, &["at", "event"], events).await
-            }
-            Command::Stats => rows(results, &["name", "value"], self.stats()).await,
-            Command::VersionComment => {
-                let row = vec![vec![Some("Tandem admin".to_owned())]];
-                rows(results, &["@@version_comment"], row).await
-            }
-            Command::Ping => results.completed(OkResponse::default()).await,
-            Command::SetWriter(name) => match self.shared.monitor.set_writer(&name).await {
-                Ok(()) => {
-                    info!(node = %name, "writer set by an operator");
-                    results.completed(OkResponse::default()).await
-                }
-                Err(e) => {
-                    let msg = format!("cannot make `{name}` the writer: {e}");
-                    results
-                        .error(ErrorKind::ER_WRONG_ARGUMENTS, msg.as_bytes())
-                        .await
-                }
-            },
-        }
     }
 }
 

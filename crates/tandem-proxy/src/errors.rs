@@ -21,6 +21,10 @@ pub const UNKNOWN_COMMAND: (u16, &str) = (1047, "08S01");
 pub const READ_ONLY_TRANSACTION: (u16, &str) = (1792, "25006");
 /// ER_KILL_DENIED_ERROR.
 pub const KILL_DENIED: (u16, &str) = (1095, "HY000");
+/// ER_PARSE_ERROR.
+pub const PARSE_ERROR: (u16, &str) = (1064, "42000");
+/// ER_WRONG_ARGUMENTS.
+pub const WRONG_ARGUMENTS: (u16, &str) = (1210, "HY000");
 /// ER_NOT_SUPPORTED_YET.
 pub const NOT_SUPPORTED: (u16, &str) = (1235, "42000");
 /// ER_NO_SUCH_THREAD.

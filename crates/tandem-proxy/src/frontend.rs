@@ -67,22 +67,62 @@ pub enum Outcome {
     Rejected,
 }
 
+/// Whom a listener accepts and what it offers them: the client listener (users from the
+/// configuration) and the admin listener (its one user) share one login path.
+pub struct Acceptor<'a> {
+    /// The version string in the handshake.
+    pub server_version: String,
+    /// The capabilities offered.
+    pub capabilities: Capabilities,
+    /// Largest handshake response accepted (refused from its header, nothing buffered).
+    pub max_handshake_size: usize,
+    /// The stored `SHA1(SHA1(password))` of a user that may log in here.
+    pub stored: &'a (dyn Fn(&str) -> Option<[u8; 20]> + Send + Sync),
+    /// Called with the user name of a refused login (counting, logging; never the password).
+    pub on_denied: &'a (dyn Fn(&str) + Send + Sync),
+}
+
 const NATIVE: &str = "mysql_native_password";
 
-/// Runs the handshake and authentication; the caller applies the timeout.
+/// Runs the client listener's handshake and authentication; the caller applies the timeout.
 pub async fn handshake(
     io: &mut ClientIo,
     shared: &Shared,
     conn_id: u32,
 ) -> Result<Outcome, std::io::Error> {
+    let stored = |user: &str| shared.users.get(user).map(|u| u.stored);
+    let on_denied = |user: &str| {
+        shared
+            .stats
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(user = %user, "authentication failed");
+    };
+    let acceptor = Acceptor {
+        server_version: server_version(shared),
+        capabilities: server_capabilities(),
+        max_handshake_size: shared.config.proxy.max_handshake_size,
+        stored: &stored,
+        on_denied: &on_denied,
+    };
+    authenticate(io, &acceptor, conn_id).await
+}
+
+/// The handshake and `mysql_native_password` authentication against `acceptor`: a fresh salt,
+/// an auth switch for clients that start with another plugin, `Access denied` (1045) for a
+/// wrong user or password, `Bad handshake` (1043) for a malformed or oversized response.
+pub async fn authenticate(
+    io: &mut ClientIo,
+    acceptor: &Acceptor<'_>,
+    conn_id: u32,
+) -> Result<Outcome, std::io::Error> {
     let salt = generate_salt();
-    let version = server_version(shared);
     let hs = Handshake {
         protocol_version: 10,
-        server_version: version,
+        server_version: acceptor.server_version.clone(),
         connection_id: conn_id,
         auth_plugin_data: salt.to_vec(),
-        capabilities: server_capabilities(),
+        capabilities: acceptor.capabilities,
         charset: 45,
         status: StatusFlags::AUTOCOMMIT,
         auth_plugin_name: NATIVE.to_owned(),
@@ -93,7 +133,7 @@ pub async fn handshake(
     tandem_protocol::write_packet(&mut out, 0, &payload);
     io.stream.write_all(&out).await?;
 
-    let limit = shared.config.proxy.max_handshake_size;
+    let limit = acceptor.max_handshake_size;
     let (seq, pkt) = match io.read_packet(limit).await {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Outcome::Rejected),
@@ -160,19 +200,13 @@ pub async fn handshake(
         "Access denied for user '{user}'@'{client_addr}' (using password: {})",
         if auth.is_empty() { "NO" } else { "YES" }
     );
-    let sha1 = shared
-        .users
-        .get(&user)
-        .and_then(|u| native_password::verify(&u.stored, &salt, &auth));
+    let sha1 =
+        (acceptor.stored)(&user).and_then(|stored| native_password::verify(&stored, &salt, &auth));
     let Some(sha1) = sha1 else {
-        shared
-            .stats
-            .auth_failures
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(user = %user, client = %io.peer, "authentication failed");
+        (acceptor.on_denied)(&user);
         return reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &denied).await;
     };
-    let capabilities = resp.capabilities & server_capabilities();
+    let capabilities = resp.capabilities & acceptor.capabilities;
     let ok = OkPacket {
         status: StatusFlags::AUTOCOMMIT,
         ..OkPacket::default()

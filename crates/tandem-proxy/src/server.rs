@@ -204,13 +204,13 @@ impl Drop for AbortOnDrop {
 }
 
 /// A connection counted against its address's `max_handshakes_per_address` until dropped.
-struct HandshakeSlot<'a> {
+pub(crate) struct HandshakeSlot<'a> {
     shared: &'a Shared,
     ip: std::net::IpAddr,
 }
 
 impl<'a> HandshakeSlot<'a> {
-    fn take(shared: &'a Shared, ip: std::net::IpAddr) -> Option<HandshakeSlot<'a>> {
+    pub(crate) fn take(shared: &'a Shared, ip: std::net::IpAddr) -> Option<HandshakeSlot<'a>> {
         let cap = shared.config.proxy.max_handshakes_per_address;
         let mut n = shared.handshakes.entry(ip).or_insert(0);
         if *n >= cap {

@@ -197,6 +197,12 @@ impl Session {
                     continue;
                 }
             };
+            if control.killed.load(Ordering::Acquire) {
+                // Killed while a command was arriving: a KILL acknowledged to its sender ends
+                // the session before anything it sends afterwards runs.
+                info!(session = self.id, "killed");
+                break;
+            }
             let (seq, payload) = match read {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
