@@ -116,7 +116,7 @@ async fn mysql_async_prepared_transactions_session_state_change_user() {
         .await
         .expect_err("no such user on the backends");
     assert!(
-        matches!(err, mysql_async::Error::Server(ref e) if e.message.contains("1045")),
+        matches!(err, mysql_async::Error::Server(ref e) if e.code == 1045 && e.state == "28000"),
         "{err:?}"
     );
     let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))

@@ -94,3 +94,46 @@ async fn what_a_set_did_reaches_every_node_that_serves_the_session() {
         n.disconnect().await.expect("disconnect");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_error_reaches_the_client_as_the_server_sent_it() {
+    let p = pair();
+    p.reset();
+    // A table on cn1 only (not binlogged): preparing a read of it on cn2 fails there.
+    p.cn1.query(
+        "SET SESSION sql_log_bin = 0; CREATE TABLE shop.only_cn1 (id INT PRIMARY KEY); \
+         INSERT INTO shop.only_cn1 VALUES (1)",
+    );
+    let proxy = start(&config_text(&p, "")).await;
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    let stmt = c
+        .prep("SELECT id FROM only_cn1 WHERE id = ?")
+        .await
+        .expect("prepared on the writer");
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..30 {
+        match c.exec_first::<i32, _, _>(&stmt, (1,)).await {
+            Ok(Some(1)) => ok += 1,
+            Err(mysql_async::Error::Server(e)) => {
+                assert_eq!((e.code, e.state.as_str()), (1146, "42S02"), "{e:?}");
+                assert!(
+                    e.message.contains("doesn't exist") && !e.message.contains("ErrPacket"),
+                    "{}",
+                    e.message
+                );
+                refused += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        ok > 0 && refused > 0,
+        "ok {ok}, refused {refused}: both nodes must have served"
+    );
+    // The session goes on after the server's error.
+    c.query_drop("DO 1").await.expect("the session goes on");
+    p.cn1
+        .query("SET SESSION sql_log_bin = 0; DROP TABLE shop.only_cn1");
+}

@@ -21,6 +21,8 @@ pub const UNKNOWN_COMMAND: (u16, &str) = (1047, "08S01");
 pub const READ_ONLY_TRANSACTION: (u16, &str) = (1792, "25006");
 /// ER_KILL_DENIED_ERROR.
 pub const KILL_DENIED: (u16, &str) = (1095, "HY000");
+/// ER_UNKNOWN_ERROR: Tandem's own failures that have no better server code.
+pub const UNKNOWN_ERROR: (u16, &str) = (1105, "HY000");
 /// ER_PARSE_ERROR.
 pub const PARSE_ERROR: (u16, &str) = (1064, "42000");
 /// ER_WRONG_ARGUMENTS.

@@ -67,14 +67,17 @@ enum Forwarded {
     ReadOnlyRefused(usize),
 }
 
-/// Why a backend connection could not be had.
+/// Why a backend connection could not be had (or a statement could not be prepared there).
 #[derive(Debug)]
 enum BackendError {
     /// Connection refused, reset or timed out: the node looks dead.
     Unreachable(String),
     /// No connection to be had: Tandem's cap for the node, or the server's own 1040/1203.
     Busy(String),
-    /// Anything else (login refused, session state that would not apply).
+    /// The server refused with an error packet (a login refused with 1045, a prepare refused
+    /// with 1146, ...): the client gets it as the server sent it.
+    Server(tandem_protocol::ErrPacket),
+    /// Anything else (session state that would not apply, a protocol error).
     Other(String),
 }
 
@@ -84,6 +87,7 @@ impl std::fmt::Display for BackendError {
             BackendError::Unreachable(m) | BackendError::Busy(m) | BackendError::Other(m) => {
                 f.write_str(m)
             }
+            BackendError::Server(e) => write!(f, "{} {}", e.code, e.message),
         }
     }
 }
@@ -644,6 +648,25 @@ impl Session {
         let mut out = BytesMut::new();
         tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
         self.io.send(&out).await.map_err(|_| Stop::Client)
+    }
+
+    /// Tells the client why a backend could not serve it: a server's own error as the server
+    /// sent it, Tandem's with the server codes a client expects (1040 when busy, 1105
+    /// otherwise; 2013 is kept for a connection really lost mid-statement).
+    async fn reply_backend_error(&mut self, seq: u8, e: BackendError) -> Result<(), Stop> {
+        match e {
+            BackendError::Server(err) => {
+                let mut payload = BytesMut::new();
+                err.encode(&mut payload);
+                let mut out = BytesMut::new();
+                tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &payload);
+                self.io.send(&out).await.map_err(|_| Stop::Client)
+            }
+            BackendError::Busy(m) => self.reply_err(seq, errors::TOO_MANY_CONNECTIONS, &m).await,
+            BackendError::Unreachable(m) | BackendError::Other(m) => {
+                self.reply_err(seq, errors::UNKNOWN_ERROR, &m).await
+            }
+        }
     }
 
     async fn reply_err(&mut self, seq: u8, code: (u16, &str), msg: &str) -> Result<(), Stop> {

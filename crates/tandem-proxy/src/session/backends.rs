@@ -33,13 +33,13 @@ impl Session {
         loop {
             let msg = match self.backend(node).await {
                 Ok(b) => return Ok(Some((node, b))),
-                Err(BackendError::Busy(msg)) => {
-                    // Busy is not dead: no suspicion, no failover; the client is told.
-                    self.reply_err(seq, errors::TOO_MANY_CONNECTIONS, &msg)
-                        .await?;
+                Err(
+                    e @ (BackendError::Busy(_) | BackendError::Server(_) | BackendError::Other(_)),
+                ) => {
+                    // Busy or refused is not dead: no suspicion, no failover; the client is told.
+                    self.reply_backend_error(seq, e).await?;
                     return Ok(None);
                 }
-                Err(BackendError::Other(msg)) => msg,
                 Err(BackendError::Unreachable(msg)) => {
                     self.suspect(node);
                     tried.push(node);
@@ -68,7 +68,9 @@ impl Session {
                     }
                 }
             };
-            self.reply_err(seq, errors::BACKEND_LOST, &msg).await?;
+            // The client's own connection is fine: not 2013, which tells drivers to reconnect.
+            self.reply_backend_error(seq, BackendError::Unreachable(msg))
+                .await?;
             return Ok(None);
         }
     }
@@ -149,6 +151,8 @@ impl Session {
                             {
                                 BackendError::Busy(msg)
                             }
+                            // The server's own refusal (1045, 1044, 1049, ...), as it sent it.
+                            PoolError::Connect(ConnError::Server(err)) => BackendError::Server(err),
                             _ => BackendError::Other(msg),
                         }
                     })?;

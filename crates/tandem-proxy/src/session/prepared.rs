@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tandem_protocol::{Command, Outcome, LAST_PREPARED_STMT_ID};
 use tandem_router::{classify, Route, Statement};
 
-use super::{Forwarded, Session, Stop, Target};
+use super::{BackendError, Forwarded, Session, Stop, Target};
 use crate::errors;
 use crate::relay::collect;
 
@@ -68,11 +68,7 @@ impl Session {
         };
         let mut b = match self.backend(node).await {
             Ok(b) => b,
-            Err(e) => {
-                return self
-                    .reply_err(seq, errors::BACKEND_LOST, &e.to_string())
-                    .await
-            }
+            Err(e) => return self.reply_backend_error(seq, e).await,
         };
         let sent = b.conn.send_command(&payload).await;
         let result = match sent {
@@ -128,14 +124,18 @@ impl Session {
         })
     }
 
-    /// Makes sure `id` is prepared on `node`; returns the backend's statement id.
-    async fn ensure_prepared(&mut self, id: u32, node: usize) -> Result<u32, String> {
-        let stmt = self.stmts.get(&id).ok_or("unknown statement")?;
+    /// Makes sure `id` is prepared on `node`; returns the backend's statement id. A server's
+    /// refusal (1146 for a table not there yet, ...) comes back as that server's error.
+    async fn ensure_prepared(&mut self, id: u32, node: usize) -> Result<u32, BackendError> {
+        let stmt = self
+            .stmts
+            .get(&id)
+            .ok_or_else(|| BackendError::Other("unknown statement".into()))?;
         if let Some(Some((bid, _))) = stmt.on_node.get(node) {
             return Ok(*bid);
         }
         let prepare = stmt.prepare.clone();
-        let mut b = self.backend(node).await.map_err(|e| e.to_string())?;
+        let mut b = self.backend(node).await?;
         let res = match b.conn.send_command(&prepare).await {
             Ok(()) => collect(&mut b.conn, Command::StmtPrepare).await,
             Err(e) => Err(e),
@@ -152,20 +152,25 @@ impl Session {
                 }
                 Ok(ok.statement_id)
             }
+            Ok((_, Outcome::Err(err))) => {
+                self.put_back(node, b);
+                Err(BackendError::Server(err))
+            }
             Ok((_, other)) => {
                 self.put_back(node, b);
-                Err(format!(
-                    "preparing on '{}' failed: {other:?}",
-                    self.node_name(node)
-                ))
+                Err(BackendError::Other(format!(
+                    "Unexpected answer to a prepare on '{}': {}",
+                    self.node_name(node),
+                    outcome_name(&other)
+                )))
             }
             Err(e) => {
                 drop(b);
                 self.lost_backend(node);
-                Err(format!(
+                Err(BackendError::Unreachable(format!(
                     "Lost connection to backend '{}': {e}",
                     self.node_name(node)
-                ))
+                )))
             }
         }
     }
@@ -207,7 +212,7 @@ impl Session {
             // this node (never to another read candidate, where the id means something else).
             let bid = match self.ensure_prepared(id, node).await {
                 Ok(bid) => bid,
-                Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+                Err(e) => return self.reply_backend_error(seq, e).await,
             };
             let mut out = std::mem::take(&mut self.scratch);
             self.rewrite_execute(id, node, bid, &payload, &mut out);
@@ -335,7 +340,7 @@ impl Session {
         };
         let bid = match self.ensure_prepared(id, node).await {
             Ok(bid) => bid,
-            Err(msg) => return self.reply_err(seq, errors::BACKEND_LOST, &msg).await,
+            Err(e) => return self.reply_backend_error(seq, e).await,
         };
         if let Some(s) = self.stmts.get_mut(&id) {
             s.long_data = false;
@@ -386,6 +391,16 @@ impl Session {
 
 /// Turns an execution's new-params-bound flag (at `flag_at`, 0) into 1 followed by `types`, moving
 /// the values in place.
+/// A short name for an unexpected response outcome (no Debug dumps in client messages).
+fn outcome_name(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Ok(_) => "an OK packet",
+        Outcome::Err(_) => "an error",
+        Outcome::Prepared { .. } => "a prepared statement",
+        Outcome::Text => "text",
+    }
+}
+
 fn insert_param_types(out: &mut BytesMut, flag_at: usize, types: &[u8]) {
     let len = out.len();
     let at = flag_at + 1;
