@@ -167,9 +167,12 @@ fn print_setup(c: &Config) {
     }
     match c.routing.read_your_writes {
         ReadYourWrites::Window(d) => println!("read_your_writes {d:?} window"),
-        ReadYourWrites::Gtid => {
-            println!("read_your_writes gtid (replicas that applied the session's last write)")
+        ReadYourWrites::Session => {
+            println!("read_your_writes session (replicas that applied the session's last write)")
         }
+        ReadYourWrites::Global => println!(
+            "read_your_writes global (replicas that applied every write acknowledged before the read)"
+        ),
         ReadYourWrites::Off => println!("read_your_writes off"),
     }
     let mut by_weight: Vec<_> = c.backends.iter().collect();

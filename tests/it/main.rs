@@ -6,6 +6,7 @@ mod clients;
 mod cluster;
 mod codec_client;
 mod differential;
+mod drivers;
 mod failback;
 mod failures;
 mod faults;

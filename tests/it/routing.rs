@@ -260,3 +260,93 @@ async fn gtid_causal_reads_see_the_sessions_own_writes_on_a_lagging_replica() {
         .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
     p.reset();
 }
+
+/// `read_your_writes = "global"` (the default) against the same lagging replica: a write on one
+/// connection is seen at once by a read on *another* connection (Tandem acknowledged it before
+/// the read started), while `"session"` mode — which only tracks a session's own writes — lets
+/// the other connection read stale data, so the check can fail. Once the replica has applied
+/// everything, reads go to it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_causal_reads_see_other_sessions_writes_on_a_lagging_replica() {
+    let p = pair();
+    p.reset();
+    p.cn1.query(
+        "CREATE TABLE shop.causal_session (id INT AUTO_INCREMENT PRIMARY KEY, v INT); \
+         CREATE TABLE shop.causal_global (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
+    );
+    p.wait_synced(Duration::from_secs(10));
+    p.cn2
+        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 4; START SLAVE");
+    let config = |mode: &str| {
+        config_text(&p, "")
+            .replace("weight = 256\n", "weight = 256\nread_weight = 0\n")
+            .replace("max_lag = \"10s\"", "max_lag = \"1h\"")
+            + &format!("\n[routing]\nread_your_writes = \"{mode}\"\n")
+    };
+    let mut stale = Vec::new();
+    for mode in ["session", "global"] {
+        let proxy = start(&config(mode)).await;
+        let mut writer = mysql_async::Conn::new(opts(&proxy, "shop"))
+            .await
+            .expect("connect");
+        let mut reader = mysql_async::Conn::new(opts(&proxy, "shop"))
+            .await
+            .expect("connect");
+        let mut misses = 0;
+        for i in 0..10 {
+            writer
+                .query_drop(format!("INSERT INTO causal_{mode} (v) VALUES ({i})"))
+                .await
+                .expect("insert");
+            let seen: Option<u64> = reader
+                .query_first(format!("SELECT COUNT(*) FROM causal_{mode} WHERE v = {i}"))
+                .await
+                .expect("read");
+            if seen != Some(1) {
+                misses += 1;
+            }
+        }
+        stale.push(misses);
+        drop(proxy);
+    }
+    println!(
+        "reads on another connection missing a write: session {} / 10, global {} / 10",
+        stale[0], stale[1]
+    );
+    assert!(
+        stale[0] > 0,
+        "the other connection never read stale data in session mode"
+    );
+    assert_eq!(
+        stale[1], 0,
+        "a global causal read missed an acknowledged write"
+    );
+
+    // Once the replica has applied everything, reads go to it again.
+    let proxy = start(&config("global")).await;
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    c.query_drop("INSERT INTO causal_global (v) VALUES (100)")
+        .await
+        .expect("insert");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    general_log_on(&p);
+    let mut other = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    let seen: Option<u64> = other
+        .query_first("SELECT COUNT(*) FROM causal_global WHERE v = 100 /* causal:caught-up */")
+        .await
+        .expect("read");
+    assert_eq!(seen, Some(1));
+    assert_eq!(
+        logged(&p.cn2, "causal:caught-up").len(),
+        1,
+        "served by the replica once it caught up"
+    );
+    drop(proxy);
+    p.cn2
+        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    p.reset();
+}

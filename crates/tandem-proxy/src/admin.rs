@@ -336,6 +336,7 @@ impl Admin {
             vec![Some("auth_failures".into()), load(&s.auth_failures)],
             vec![Some("refused_no_writer".into()), load(&s.refused_no_writer)],
             vec![Some("misroutes".into()), load(&s.misroutes)],
+            vec![Some("causal_to_writer".into()), load(&s.causal_to_writer)],
             vec![Some("writer_changes".into()), load(&s.writer_changes)],
         ];
         rows.extend(per_worker);

@@ -154,15 +154,18 @@ impl fmt::Debug for MonitorConfig {
     }
 }
 
-/// How a session sees its own writes when its reads go to replicas.
+/// How reads see writes when they go to replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadYourWrites {
     /// Reads may go to a replica right after a write.
     Off,
-    /// Reads go to the writer for this long after a write.
+    /// A session's reads go to the writer for this long after its own write.
     Window(Duration),
-    /// Reads go to a replica only once it has applied the session's last write.
-    Gtid,
+    /// A replica serves a session's reads only once it has applied the session's last write.
+    Session,
+    /// A replica serves a read only once it has applied every write Tandem acknowledged to any
+    /// client before the read started (causal reads across sessions).
+    Global,
 }
 
 impl ReadYourWrites {
@@ -179,9 +182,10 @@ impl ReadYourWrites {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
-    /// After a write: `"1s"` (a duration) — the session reads from the writer for that long;
-    /// `"gtid"` — a replica serves the session's reads only once it has applied the session's
-    /// last write (its GTID); `"off"`.
+    /// `"global"` (default) — a replica serves a read only once it has applied every write
+    /// acknowledged to any client before the read started; `"session"` (or `"gtid"`) — only
+    /// once it has applied the session's own last write; `"1s"` (a duration) — after a write,
+    /// the session reads from the writer for that long; `"off"`.
     #[serde(default = "defaults::read_your_writes", with = "ryw")]
     pub read_your_writes: ReadYourWrites,
 }
@@ -573,7 +577,7 @@ mod defaults {
         Duration::from_secs(10)
     }
     pub fn read_your_writes() -> ReadYourWrites {
-        ReadYourWrites::Window(Duration::from_secs(1))
+        ReadYourWrites::Global
     }
     pub fn failover() -> String {
         "safe".into()
@@ -608,8 +612,7 @@ mod duration {
     }
 }
 
-/// A duration or `"off"`.
-/// `"off"`, `"gtid"` or a duration.
+/// `"global"`, `"session"` (`"gtid"`), a duration or `"off"`.
 mod ryw {
     use super::*;
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ReadYourWrites, D::Error> {
@@ -617,14 +620,17 @@ mod ryw {
         if s.eq_ignore_ascii_case("off") {
             return Ok(ReadYourWrites::Off);
         }
-        if s.eq_ignore_ascii_case("gtid") {
-            return Ok(ReadYourWrites::Gtid);
+        if s.eq_ignore_ascii_case("gtid") || s.eq_ignore_ascii_case("session") {
+            return Ok(ReadYourWrites::Session);
+        }
+        if s.eq_ignore_ascii_case("global") {
+            return Ok(ReadYourWrites::Global);
         }
         humantime::parse_duration(&s)
             .map(ReadYourWrites::Window)
             .map_err(|e| {
                 serde::de::Error::custom(format!(
-                    "bad read_your_writes `{s}` (a duration, \"gtid\" or \"off\"): {e}"
+                    "bad read_your_writes `{s}` (\"global\", \"session\", a duration or \"off\"): {e}"
                 ))
             })
     }
@@ -683,10 +689,7 @@ password = "apppass"
         let c = Config::parse(GOOD).expect("valid");
         assert_eq!(c.health.inter, Duration::from_secs(2));
         assert_eq!(c.backends[0].weight, 256);
-        assert_eq!(
-            c.routing.read_your_writes,
-            ReadYourWrites::Window(Duration::from_secs(1))
-        );
+        assert_eq!(c.routing.read_your_writes, ReadYourWrites::Global);
         assert_eq!(c.proxy.write_hold, Duration::from_secs(5));
     }
 
@@ -760,7 +763,7 @@ password = "apppass"
                 .expect("valid")
                 .routing
                 .read_your_writes,
-            ReadYourWrites::Gtid
+            ReadYourWrites::Session
         );
     }
 }

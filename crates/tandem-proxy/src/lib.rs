@@ -11,6 +11,7 @@
 //! [`run_on`] to spread sessions over extra [`Workers`] (one event loop per thread).
 
 mod admin;
+mod causal;
 mod client_io;
 pub mod config;
 mod errors;

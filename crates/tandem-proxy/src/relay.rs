@@ -30,6 +30,10 @@ pub struct Done {
     pub read_only_refused: bool,
     /// Session-state changes the server reported (session tracking), in order.
     pub changes: Vec<SessionStateChange>,
+    /// The response reported a transaction's GTID (`last_gtid`).
+    pub gtid_reported: bool,
+    /// The final OK packet's affected rows (0: none, or not an OK).
+    pub affected_rows: u64,
 }
 
 /// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
@@ -99,8 +103,10 @@ pub async fn relay(
     client_caps: Capabilities,
     node: &mut NodeWatch<'_, impl Fn() -> bool>,
     hold_read_only_refusal: bool,
+    watermark: &crate::causal::Watermark,
 ) -> Result<Done, RelayError> {
     let backend_caps = backend.capabilities;
+    let mut gtid_reported = false;
     let strip = backend_caps.contains(Capabilities::SESSION_TRACK)
         && !client_caps.contains(Capabilities::SESSION_TRACK);
     let mut stream = ResponseStream::new(cmd, backend_caps);
@@ -121,6 +127,8 @@ pub async fn relay(
                         last_insert_id: 0,
                         read_only_refused: true,
                         changes,
+                        gtid_reported,
+                        affected_rows: 0,
                     });
                 }
             }
@@ -137,6 +145,9 @@ pub async fn relay(
             let bytes = &backend.buf[..scan.consumed];
             let sent = match tracked {
                 Some(ok) => {
+                    // Acknowledged writes raise the causal-read watermark before the client
+                    // hears of them.
+                    gtid_reported |= watermark.acknowledge(&ok.session_state_changes);
                     changes.extend(ok.session_state_changes.iter().cloned());
                     if strip {
                         client
@@ -155,9 +166,9 @@ pub async fn relay(
         }
         match scan.step {
             Step::Done(outcome) => {
-                let last_insert_id = match &outcome {
-                    Outcome::Ok(ok) => ok.last_insert_id,
-                    _ => 0,
+                let (last_insert_id, affected_rows) = match &outcome {
+                    Outcome::Ok(ok) => (ok.last_insert_id, ok.affected_rows),
+                    _ => (0, 0),
                 };
                 return Ok(Done {
                     status: outcome.status().or(stream.status()),
@@ -165,6 +176,8 @@ pub async fn relay(
                     last_insert_id,
                     read_only_refused: false,
                     changes,
+                    gtid_reported,
+                    affected_rows,
                 });
             }
             Step::LocalInfile => {

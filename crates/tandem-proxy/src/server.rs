@@ -117,6 +117,28 @@ async fn serve_sessions(
     let shared = Shared::new(config, monitor, placement.live());
     tokio::spawn(shared.clone().follow_monitor());
     tokio::spawn(shared.clone().record_events(events));
+    // Causal reads across sessions: one follower per node keeps what it has applied current.
+    let _followers: Vec<AbortOnDrop> =
+        if shared.config.routing.read_your_writes == crate::config::ReadYourWrites::Global {
+            shared
+                .config
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    AbortOnDrop(tokio::spawn(crate::causal::follow(
+                        shared.causal.clone(),
+                        i,
+                        b.address.clone(),
+                        shared.config.monitor.user.clone(),
+                        shared.config.monitor.password.clone(),
+                        shared.config.health.timeout,
+                    )))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
     let admin = match shared.config.admin.clone() {
         Some(a) => {
             let l = TcpListener::bind(a.listen).await?;

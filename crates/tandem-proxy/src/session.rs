@@ -119,7 +119,7 @@ pub struct Session {
     /// switchover, a lost connection), `LAST_INSERT_ID()` is carried over to it.
     last_insert_id: u64,
     insert_id_node: Option<usize>,
-    /// Causal-read state (`read_your_writes = "gtid"`).
+    /// Causal-read state (`read_your_writes = "session"`).
     causal: causal::Causal,
     /// Prepared statements by the id the client knows.
     stmts: prepared::Stmts,
@@ -504,6 +504,7 @@ impl Session {
                 caps,
                 &mut node_watch,
                 hold,
+                &shared.causal,
             ),
         )
         .await
@@ -518,6 +519,14 @@ impl Session {
                 Ok(Forwarded::ReadOnlyRefused(target))
             }
             Ok(done) => {
+                let committed = done
+                    .status
+                    .is_some_and(|s| !s.contains(StatusFlags::IN_TRANS));
+                if done.affected_rows > 0 && !done.gtid_reported && committed {
+                    // Rows changed and committed, but no GTID came back to wait for (binary log
+                    // off, MySQL): causal reads fall back to the writer for a while.
+                    self.shared.causal.blind_write();
+                }
                 if !done.changes.is_empty() && !self.set_statement {
                     self.learn(&mut backend, &done.changes).await;
                 }

@@ -90,6 +90,9 @@ pub struct Stats {
     pub refused_no_writer: AtomicU64,
     /// Statements called reads that a reader refused as writes (1792) and the writer re-ran.
     pub misroutes: AtomicU64,
+    /// Reads sent to the writer because no reader was known to have applied the latest
+    /// acknowledged writes (causal reads; the price of `read_your_writes`).
+    pub causal_to_writer: AtomicU64,
     pub writer_changes: AtomicU64,
 }
 
@@ -113,6 +116,8 @@ pub struct Shared {
     pub sessions: DashMap<u32, Arc<Control>>,
     /// Connections in the handshake, by client address (for `max_handshakes_per_address`).
     pub handshakes: DashMap<std::net::IpAddr, usize>,
+    /// Causal reads across sessions: the latest acknowledged write and who has applied it.
+    pub causal: Arc<crate::causal::Watermark>,
     pub users: HashMap<String, User>,
     pub pools: Vec<Pool>,
     pub monitor: Monitor,
@@ -146,6 +151,7 @@ impl Shared {
                 ))
             })
             .collect();
+        let causal = Arc::new(crate::causal::Watermark::new(config.backends.len()));
         let pools = config
             .backends
             .iter()
@@ -168,6 +174,7 @@ impl Shared {
             next_conn_id: AtomicU32::new(1),
             sessions: DashMap::new(),
             handshakes: DashMap::new(),
+            causal,
             stats: Stats::default(),
             events: Mutex::new(VecDeque::new()),
             worker_sessions: workers,

@@ -1,4 +1,7 @@
-//! Causal reads (`read_your_writes = "gtid"`, MariaDB): after a session writes, Tandem asks the
+//! Causal reads. `read_your_writes = "global"` (the default) is answered by the shared
+//! [`Watermark`](crate::causal::Watermark): a reader that has applied every acknowledged write.
+//!
+//! `read_your_writes = "session"` (MariaDB): after a session writes, Tandem asks the
 //! writer connection that did it for `@@last_gtid` (once, at the session's next read), and lets a
 //! replica serve the session's reads only when it has applied that GTID — known from the poller's
 //! last `gtid_current_pos`, or else checked with a zero-timeout `MASTER_GTID_WAIT(gtid, 0)` on the
@@ -33,7 +36,7 @@ fn bit(node: usize) -> u64 {
 
 impl Session {
     fn causal_mode(&self) -> bool {
-        self.shared.config.routing.read_your_writes == ReadYourWrites::Gtid
+        self.shared.config.routing.read_your_writes == ReadYourWrites::Session
     }
 
     /// A statement that changed data completed: the session's next read must see it.
@@ -47,6 +50,17 @@ impl Session {
 
     /// Whether `reader` may serve the session's next read (`false`: send it to the writer).
     pub(super) async fn causal_ok(&mut self, reader: usize) -> bool {
+        if self.shared.config.routing.read_your_writes == ReadYourWrites::Global {
+            let writer = self.shared.view.load().writer();
+            let ok = writer.is_none_or(|w| w == reader) || self.shared.causal.covers(reader);
+            if !ok {
+                self.shared
+                    .stats
+                    .causal_to_writer
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return ok;
+        }
         if !self.causal_mode() {
             return true;
         }
