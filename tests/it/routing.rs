@@ -350,3 +350,40 @@ async fn global_causal_reads_see_other_sessions_writes_on_a_lagging_replica() {
         .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
     p.reset();
 }
+
+/// With a read-your-writes window, the first read after a write and the window goes to a reader:
+/// the router's hooks run in protocol order (statement, then its response), so the write is not
+/// still "in flight" when that read is routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_write_and_the_window_reads_leave_the_writer() {
+    let p = pair();
+    p.reset();
+    p.cn1
+        .query("CREATE TABLE shop.win (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");
+    p.wait_synced(Duration::from_secs(10));
+    let config = config_text(&p, "").replace("weight = 256\n", "weight = 256\nread_weight = 0\n")
+        + "\n[routing]\nread_your_writes = \"300ms\"\n";
+    let proxy = start(&config).await;
+    let mut c = mysql_async::Conn::new(opts(&proxy, "shop"))
+        .await
+        .expect("connect");
+    general_log_on(&p);
+    let rounds = 5;
+    for i in 0..rounds {
+        c.query_drop(format!("INSERT INTO win (v) VALUES ({i})"))
+            .await
+            .expect("insert");
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let _: Option<u64> = c
+            .query_first(format!("SELECT COUNT(*) FROM win /* win:{i} */"))
+            .await
+            .expect("read");
+    }
+    let on_cn2 = logged(&p.cn2, "win:");
+    assert_eq!(
+        on_cn2.len(),
+        rounds,
+        "reads after the window stayed on the writer: {:?}",
+        logged(&p.cn1, "win:")
+    );
+}

@@ -322,11 +322,17 @@ impl Session {
             Target::Read(r) if !self.causal_ok(r).await => Target::Writer,
             t => t,
         };
+        // The router's hooks in protocol order: the statement as it is sent, then (inside the
+        // send) its response's status flags.
+        self.policy.on_statement(&stmt, &sql, now);
         self.set_statement = stmt.flags.contains(StmtFlags::SET_STATEMENT);
         let mut sent = self.forward_held(seq, &payload, target).await?;
         if let Forwarded::ReadOnlyRefused(node) = sent {
             self.misrouted(node, &sql);
             stmt.flags |= StmtFlags::WRITES;
+            // It wrote after all: the policy learns of the write before it is re-sent.
+            let wrote = tandem_router::Statement::new(stmt.kind).with_flags(StmtFlags::WRITES);
+            self.policy.on_statement(&wrote, &sql, now);
             sent = self.forward_held(seq, &payload, Target::Writer).await?;
         }
         self.set_statement = false;
@@ -342,7 +348,6 @@ impl Session {
                     }
                 }
             }
-            self.policy.on_statement(&stmt, &sql, now);
             if stmt.writes() || stmt.kind == StatementKind::Commit {
                 self.note_write(target);
             }
@@ -469,7 +474,11 @@ impl Session {
             }
             self.insert_id_node = Some(target);
         }
-        if let Err(e) = backend.conn.send_command(payload).await {
+        let limit = self.shared.config.proxy.backend_timeout;
+        let sent = tokio::time::timeout(limit, backend.conn.send_command(payload))
+            .await
+            .unwrap_or(Err(tandem_monitor::ConnError::Timeout));
+        if let Err(e) = sent {
             let msg = format!(
                 "Lost connection to backend '{}': {e}",
                 self.node_name(target)
@@ -494,7 +503,6 @@ impl Session {
         };
         let caps = self.login.capabilities;
         let hold = !on_writer;
-        let limit = self.shared.config.proxy.backend_timeout;
         let relayed = tokio::time::timeout(
             limit,
             relay(

@@ -174,6 +174,14 @@ impl Statement {
         }
     }
 
+    /// This statement with `flags` added.
+    pub const fn with_flags(self, flags: StmtFlags) -> Self {
+        Statement {
+            flags: self.flags.union(flags),
+            ..self
+        }
+    }
+
     /// `true` when the statement is positively known to be a side-effect-free read that gives
     /// the same answer on any up-to-date node, i.e. it *may* go to a reader. Hints are not
     /// considered here (see [`SessionPolicy::route`](crate::SessionPolicy::route)).

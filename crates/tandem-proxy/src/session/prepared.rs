@@ -204,6 +204,10 @@ impl Session {
                 None => return Ok(()),
             },
         };
+        if let Some(s) = self.stmts.get(&id) {
+            // The router's statement hook before the send (its response hook runs inside it).
+            self.policy.on_statement(&class, &s.sql, now);
+        }
         self.set_statement = class
             .flags
             .contains(tandem_router::StmtFlags::SET_STATEMENT);
@@ -230,6 +234,9 @@ impl Session {
                         .unwrap_or_default();
                     self.misrouted(reader, &sql);
                     class.flags |= tandem_router::StmtFlags::WRITES;
+                    let wrote = tandem_router::Statement::new(class.kind)
+                        .with_flags(tandem_router::StmtFlags::WRITES);
+                    self.policy.on_statement(&wrote, &sql, now);
                     node = match self.writer(seq, None).await? {
                         Some(w) => w,
                         None => return Ok(()),
@@ -243,9 +250,6 @@ impl Session {
         if let Some((node, true)) = done {
             if class.writes() {
                 self.note_write(node);
-            }
-            if let Some(s) = self.stmts.get(&id) {
-                self.policy.on_statement(&class, &s.sql, now);
             }
         }
         Ok(())
