@@ -178,6 +178,24 @@ async fn prepared_reads_spread_and_prepared_writes_stay_on_cn1() {
     }
 }
 
+/// Creates `tables` (`id`, `v`) in `shop`, makes cn2 apply everything 4 s late
+/// (`MASTER_DELAY = 4`), and returns the configuration for a `read_your_writes` mode in which
+/// cn2, kept in the read pool by a large `max_lag`, is the only node with a read share.
+fn lagging_replica(p: &tandem_testkit::Pair, tables: &[&str]) -> impl Fn(&str) -> String {
+    for t in tables {
+        p.cn1.query(&format!(
+            "CREATE TABLE shop.{t} (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"
+        ));
+    }
+    p.wait_synced(Duration::from_secs(10));
+    p.cn2
+        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 4; START SLAVE");
+    let base = config_text(p, "")
+        .replace("weight = 256\n", "weight = 256\nread_weight = 0\n")
+        .replace("max_lag = \"10s\"", "max_lag = \"1h\"");
+    move |mode: &str| base.clone() + &format!("\n[routing]\nread_your_writes = \"{mode}\"\n")
+}
+
 /// `read_your_writes = "gtid"` against a replica that lags on purpose (`MASTER_DELAY = 4`, kept
 /// in the read pool with a large `max_lag`, and the only node with a read share): a session's
 /// reads right after its writes are sent to the writer and always see them, while reads of
@@ -187,19 +205,7 @@ async fn prepared_reads_spread_and_prepared_writes_stay_on_cn1() {
 async fn gtid_causal_reads_see_the_sessions_own_writes_on_a_lagging_replica() {
     let p = pair();
     p.reset();
-    p.cn1.query(
-        "CREATE TABLE shop.causal_off (id INT AUTO_INCREMENT PRIMARY KEY, v INT); \
-         CREATE TABLE shop.causal_gtid (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
-    );
-    p.wait_synced(Duration::from_secs(10));
-    p.cn2
-        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 4; START SLAVE");
-    let config = |mode: &str| {
-        config_text(&p, "")
-            .replace("weight = 256\n", "weight = 256\nread_weight = 0\n")
-            .replace("max_lag = \"10s\"", "max_lag = \"1h\"")
-            + &format!("\n[routing]\nread_your_writes = \"{mode}\"\n")
-    };
+    let config = lagging_replica(&p, &["causal_off", "causal_gtid"]);
     let mut stale = Vec::new();
     for mode in ["off", "gtid"] {
         let proxy = start(&config(mode)).await;
@@ -270,19 +276,7 @@ async fn gtid_causal_reads_see_the_sessions_own_writes_on_a_lagging_replica() {
 async fn global_causal_reads_see_other_sessions_writes_on_a_lagging_replica() {
     let p = pair();
     p.reset();
-    p.cn1.query(
-        "CREATE TABLE shop.causal_session (id INT AUTO_INCREMENT PRIMARY KEY, v INT); \
-         CREATE TABLE shop.causal_global (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
-    );
-    p.wait_synced(Duration::from_secs(10));
-    p.cn2
-        .query("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 4; START SLAVE");
-    let config = |mode: &str| {
-        config_text(&p, "")
-            .replace("weight = 256\n", "weight = 256\nread_weight = 0\n")
-            .replace("max_lag = \"10s\"", "max_lag = \"1h\"")
-            + &format!("\n[routing]\nread_your_writes = \"{mode}\"\n")
-    };
+    let config = lagging_replica(&p, &["causal_session", "causal_global"]);
     let mut stale = Vec::new();
     for mode in ["session", "global"] {
         let proxy = start(&config(mode)).await;
