@@ -142,6 +142,17 @@ fn print_setup(c: &Config) {
     println!("listen           {}", c.proxy.listen);
     println!("max_connections  {}", c.proxy.max_connections);
     println!("write_hold       {:?}", c.proxy.write_hold);
+    println!(
+        "before login     max_handshake_size {} B, handshake_timeout {:?}, max_handshakes_per_address {}",
+        c.proxy.max_handshake_size, c.proxy.handshake_timeout, c.proxy.max_handshakes_per_address
+    );
+    println!(
+        "backends         pool_max_connections {} (lowered to the servers' max_connections less a reserve), pool_wait_timeout {:?}, connect_timeout {:?}, backend_timeout {:?}",
+        c.proxy.pool_max_connections,
+        c.proxy.pool_wait_timeout,
+        c.proxy.connect_timeout,
+        c.proxy.backend_timeout
+    );
     match c.proxy.threads {
         0 => println!("threads          one event loop per core"),
         n => println!("threads          {n}"),
@@ -195,6 +206,11 @@ fn print_setup(c: &Config) {
         } else {
             "password_hash"
         };
-        println!("user    {:<8} ({how})", u.name);
+        let admin = if u.connection_admin {
+            ", connection_admin: may KILL others' sessions"
+        } else {
+            ""
+        };
+        println!("user    {:<8} ({how}{admin})", u.name);
     }
 }
