@@ -143,19 +143,20 @@ async fn mariadb_dump_with_routines_and_restore_through_tandem() {
     }
     let proxy = start(&config_text(&p, "")).await;
     let port = proxy.addr.port().to_string();
+    let login = [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        "app",
+        "-papppass",
+        "--skip-ssl",
+    ];
     let cli = |args: &[&str], input: Option<&str>| {
         use std::io::Write;
         let mut child = Command::new("mariadb")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-P",
-                &port,
-                "-u",
-                "app",
-                "-papppass",
-                "--skip-ssl",
-            ])
+            .args(login)
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -191,16 +192,7 @@ async fn mariadb_dump_with_routines_and_restore_through_tandem() {
         None,
     );
     let dump = Command::new("mariadb-dump")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &port,
-            "-u",
-            "app",
-            "-papppass",
-            "--skip-ssl",
-        ])
+        .args(login)
         .args(["--routines", "--single-transaction", "shop", "dumped"])
         .output()
         .expect("mariadb-dump");

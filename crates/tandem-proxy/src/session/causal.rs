@@ -19,6 +19,9 @@ use crate::config::ReadYourWrites;
 pub(super) struct Causal {
     /// A write completed since `gtid` was read.
     dirty: bool,
+    /// The GTID the last response reported (session tracking, `last_gtid`): the session's
+    /// write, known without asking the server again.
+    pub(super) reported: Option<String>,
     /// The session's last write (`None`: nothing to wait for).
     gtid: Option<(String, GtidPosition)>,
     /// Nodes known to have applied `gtid` (bit per node index).
@@ -78,7 +81,16 @@ impl Session {
             let Some(node) = self.causal.write_node else {
                 return false;
             };
-            match self.last_gtid(node).await {
+            // The write's own OK reported its GTID (session tracking); ask only when not.
+            let reported = self.causal.reported.take().and_then(|text| {
+                let pos = GtidPosition::parse_mariadb(&text)?;
+                Some(Some((text, pos)))
+            });
+            let known = match reported {
+                Some(g) => Some(g),
+                None => self.last_gtid(node).await,
+            };
+            match known {
                 Some(g) => {
                     self.causal.gtid = g;
                     self.causal.dirty = false;

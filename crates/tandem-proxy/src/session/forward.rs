@@ -191,6 +191,14 @@ impl Session {
             // MySQL): causal reads fall back to the writer for a while.
             self.shared.causal.blind_write();
         }
+        self.causal.reported = done.changes.iter().rev().find_map(|c| match c {
+            tandem_protocol::SessionStateChange::SystemVariable { name, value }
+                if name.eq_ignore_ascii_case("last_gtid") && !value.is_empty() =>
+            {
+                Some(value.clone())
+            }
+            _ => None,
+        });
         if !done.changes.is_empty() && !self.set_statement {
             self.learn(&mut backend, &done.changes).await;
         }
