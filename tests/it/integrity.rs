@@ -345,7 +345,7 @@ async fn limits_before_login_bound_memory_time_and_connections() {
     let p = pair();
     let proxy = start(&config_text(
         &p,
-        "handshake_timeout = \"1s\"\nmax_handshakes_per_address = 4",
+        "handshake_timeout = \"3s\"\nmax_handshakes_per_address = 4",
     ))
     .await;
 
@@ -431,13 +431,15 @@ async fn limits_before_login_bound_memory_time_and_connections() {
     let started = std::time::Instant::now();
     for s in stalled.iter_mut() {
         let mut b = [0u8; 64];
-        let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await;
+        let r = tokio::time::timeout(Duration::from_secs(8), s.read(&mut b)).await;
         assert!(
             matches!(r, Ok(Ok(0)) | Ok(Err(_))),
             "a stalled handshake was not closed: {r:?}"
         );
     }
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // Closed by the 3 s handshake timeout (a loaded 2-core machine needs the margin: with 1 s the
+    // first stalled connection timed out before the fifth arrived once).
+    assert!(started.elapsed() < Duration::from_secs(6));
     // The slots are free again: a real client logs in.
     let mut c = fresh(&proxy).await;
     c.query_drop("DO 1").await.expect("login after the flood");

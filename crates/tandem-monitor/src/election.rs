@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::status::{IoState, NodeStatus};
 
-/// What to do when the writer is lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do when the writer is lost (`failover = "safe" | "off"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Failover {
     /// Promote the next node by weight once it has caught up.
     #[default]
@@ -29,14 +30,58 @@ pub enum Failover {
     Off,
 }
 
-/// What to do when a higher-weight node returns while another one writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do when a higher-weight node returns while another one writes
+/// (`failback = "manual" | "auto"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Failback {
     /// It comes back as a reader; an operator moves writes back.
     #[default]
     Manual,
     /// It takes the writes back once caught up with the current writer.
     Auto,
+}
+
+impl std::fmt::Display for Failover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Failover::Safe => "safe",
+            Failover::Off => "off",
+        })
+    }
+}
+
+impl std::fmt::Display for Failback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Failback::Manual => "manual",
+            Failback::Auto => "auto",
+        })
+    }
+}
+
+/// Why an operator's request (switchover, drain, weights) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorError {
+    /// The node has not applied everything the current writer has (GTIDs and relay log): moving
+    /// the writes now could hand out an auto_increment value twice. Retry when it has.
+    #[error("{0} has not caught up with the writer yet")]
+    NotCaughtUp(String),
+    /// Draining the writer needs another node to take the writes.
+    #[error("no other node can take the writes from {0}")]
+    NoOtherWriter(String),
+    /// No node has that name.
+    #[error("no backend named `{0}`")]
+    NoSuchNode(String),
+    /// The node is down or read-only (and the read-only fence is off, so Tandem will not open it).
+    #[error("{0} is not up and writable")]
+    NotWritable(String),
+    /// The node is down.
+    #[error("{0} is not up")]
+    NotUp(String),
+    /// The monitor has stopped.
+    #[error("the monitor has stopped")]
+    MonitorStopped,
 }
 
 /// Election settings.
@@ -80,17 +125,19 @@ pub struct Candidate<'a> {
     pub up: bool,
     /// Latest status from a successful check.
     pub status: Option<&'a NodeStatus>,
+    /// Put in maintenance by an operator: never chosen as the writer.
+    pub drained: bool,
 }
 
 impl Candidate<'_> {
     fn writable(&self) -> bool {
-        self.up && self.status.is_some_and(|s| !s.read_only)
+        self.up && !self.drained && self.status.is_some_and(|s| !s.read_only)
     }
 
     /// May take the writes: writable, or — with the read-only fence — up and ours to open.
     fn eligible(&self, read_only_fence: bool) -> bool {
         if read_only_fence {
-            self.up && self.status.is_some()
+            self.up && !self.drained && self.status.is_some()
         } else {
             self.writable()
         }
@@ -248,18 +295,40 @@ impl Election {
         })
     }
 
+    /// Where the writes go when an operator drains writer `from`: the best other node that may
+    /// take them.
+    pub fn switchover_target(&self, from: usize, nodes: &[Candidate<'_>]) -> Option<usize> {
+        let fence = self.settings.read_only_fence;
+        best(nodes, |i, c| i != from && c.eligible(fence))
+    }
+
     /// Forces the writer (admin command). Refuses a node that is not up and writable.
     pub fn set_writer(
         &mut self,
         idx: usize,
         nodes: &[Candidate<'_>],
-    ) -> Result<WriterChange, String> {
-        let c = nodes.get(idx).ok_or("no such node")?;
+    ) -> Result<WriterChange, OperatorError> {
+        let c = nodes
+            .get(idx)
+            .ok_or_else(|| OperatorError::NoSuchNode(format!("#{idx}")))?;
         if !self.settings.read_only_fence && !c.writable() {
-            return Err(format!("{} is not up and writable", c.name));
+            return Err(OperatorError::NotWritable(c.name.to_owned()));
         }
         if !c.eligible(self.settings.read_only_fence) {
-            return Err(format!("{} is not up", c.name));
+            return Err(OperatorError::NotUp(c.name.to_owned()));
+        }
+        // A switchover away from a live writer waits until the new node has applied what the
+        // writer had at its last check (a lost writer is the failover path's business).
+        if let Some(cur) = self
+            .writer
+            .filter(|&w| w != idx)
+            .and_then(|w| nodes.get(w))
+            .filter(|w| w.up)
+            .and_then(|w| w.status)
+        {
+            if !c.status.is_some_and(|s| s.caught_up_with(cur)) {
+                return Err(OperatorError::NotCaughtUp(c.name.to_owned()));
+            }
         }
         let from = self.writer.replace(idx);
         self.lost = None;
@@ -391,12 +460,13 @@ impl Election {
 
 /// Highest weight among the nodes `keep` accepts; ties broken by name.
 fn best(nodes: &[Candidate<'_>], keep: impl Fn(usize, &Candidate<'_>) -> bool) -> Option<usize> {
-    nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| keep(*i, c))
-        .max_by(|(_, a), (_, b)| a.weight.cmp(&b.weight).then_with(|| b.name.cmp(a.name)))
-        .map(|(i, _)| i)
+    tandem_router::preferred_writer(
+        nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| keep(*i, c))
+            .map(|(i, c)| (i, c.name, c.weight)),
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::conn::{Conn, ConnError, Login};
+use tandem_backend::{Conn, ConnError, Login};
 
 /// Fence settings.
 #[derive(Debug, Clone)]

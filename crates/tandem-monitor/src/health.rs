@@ -5,18 +5,23 @@
 
 use std::time::Duration;
 
-/// Check cadence and thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Check cadence and thresholds: the `[health]` section of the config file, with HAProxy's names
+/// (a missing key takes its default from [`HealthSettings::default`], the one place defaults live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HealthSettings {
     /// Interval while up.
+    #[serde(with = "crate::durations")]
     pub inter: Duration,
     /// Interval while down.
+    #[serde(with = "crate::durations")]
     pub downinter: Duration,
     /// Consecutive successes to come up.
     pub rise: u32,
     /// Consecutive failures to go down.
     pub fall: u32,
     /// Connect + login + queries must finish within this.
+    #[serde(with = "crate::durations")]
     pub timeout: Duration,
 }
 

@@ -7,20 +7,25 @@
 //! (derived lag, broken replication, catch-up) and the sticky writer [`Election`]. Parsing and
 //! decisions are pure and unit-tested; the poller only does the I/O.
 
-mod conn;
+pub mod durations;
 mod election;
 mod fence;
 mod gtid;
 mod health;
 mod poller;
+mod snapshot;
 mod status;
 
-pub use conn::{monitor_capabilities, Conn, ConnError, Login, QueryResult};
-pub use election::{Candidate, Election, ElectionSettings, Failback, Failover, WriterChange};
+pub use election::{
+    Candidate, Election, ElectionSettings, Failback, Failover, OperatorError, WriterChange,
+};
 pub use fence::{fence, FenceReport, FenceSettings};
 pub use gtid::GtidPosition;
 pub use health::{Health, HealthSettings, Transition};
-pub use poller::{check, Event, Monitor, MonitorConfig, NodeConfig, NodeSnapshot, Snapshot};
+pub use poller::{
+    check, CheckFailure, Event, Monitor, MonitorSettings, NodeConfig, Operation, CATCH_UP_WAIT,
+};
+pub use snapshot::{Check, NodeSnapshot, Snapshot};
 pub use status::{
     replica_status_query, Channel, Flavor, IoState, NodeStatus, Row, StatusError,
     VARIABLES_QUERY_MARIADB, VARIABLES_QUERY_MYSQL, VERSION_QUERY,

@@ -4,19 +4,24 @@
 //! [`Event`]s on a broadcast channel.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use crate::conn::{Conn, ConnError, Login};
-use crate::election::{Candidate, Election, ElectionSettings, WriterChange};
+use crate::election::{Candidate, Election, ElectionSettings, OperatorError, WriterChange};
 use crate::fence::{FenceReport, FenceSettings};
 use crate::health::{Health, HealthSettings, Transition};
 
+mod check;
+mod operator;
+pub use operator::{Operation, CATCH_UP_WAIT};
 mod takeover;
-use crate::status::{self, Flavor, NodeStatus};
+use crate::snapshot::{Check, NodeSnapshot, Snapshot};
+use crate::status::NodeStatus;
+use check::check_loop;
+pub use check::{check, CheckFailure};
 use takeover::Takeover;
 
 /// One node to watch.
@@ -34,7 +39,7 @@ pub struct NodeConfig {
 
 /// Poller settings.
 #[derive(Clone)]
-pub struct MonitorConfig {
+pub struct MonitorSettings {
     /// Nodes, in configuration order (indexes in snapshots follow it).
     pub nodes: Vec<NodeConfig>,
     /// Monitor user.
@@ -51,9 +56,9 @@ pub struct MonitorConfig {
     pub fence: FenceSettings,
 }
 
-impl std::fmt::Debug for MonitorConfig {
+impl std::fmt::Debug for MonitorSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MonitorConfig")
+        f.debug_struct("MonitorSettings")
             .field("nodes", &self.nodes)
             .field("user", &self.user)
             .field("health", &self.health)
@@ -61,44 +66,6 @@ impl std::fmt::Debug for MonitorConfig {
             .field("max_lag", &self.max_lag)
             .finish_non_exhaustive()
     }
-}
-
-/// One node in a snapshot.
-#[derive(Debug, Clone)]
-pub struct NodeSnapshot {
-    /// Name.
-    pub name: String,
-    /// `host:port`.
-    pub address: String,
-    /// Writer priority.
-    pub weight: u32,
-    /// Read share.
-    pub read_weight: Option<u32>,
-    /// Up after rise/fall.
-    pub up: bool,
-    /// Latest status from a successful check.
-    pub status: Option<NodeStatus>,
-    /// Why the latest check failed (no credentials in it).
-    pub last_error: Option<String>,
-    /// Replica lag; `None` = unknown.
-    pub lag: Option<Duration>,
-    /// May serve reads: up, replication not broken, lag known and within the limit.
-    pub readable: bool,
-}
-
-/// An immutable view of the topology.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Increases with every publication.
-    pub version: u64,
-    /// All nodes, in configuration order.
-    pub nodes: Vec<NodeSnapshot>,
-    /// Index of the node taking writes, if any.
-    pub writer: Option<usize>,
-    /// Why there is no writer (empty when there is one).
-    pub no_writer_reason: String,
-    /// Every node has been checked at least once.
-    pub complete: bool,
 }
 
 /// Something operators want to know about.
@@ -142,6 +109,22 @@ pub enum Event {
         /// The new value.
         read_only: bool,
     },
+    /// An operator put a node in maintenance (`drained`) or back.
+    Maintenance {
+        /// Node.
+        node: String,
+        /// In maintenance now.
+        drained: bool,
+    },
+    /// An operator (or a reload) changed a node's weights.
+    Weights {
+        /// Node.
+        node: String,
+        /// Writer priority.
+        weight: u32,
+        /// Read share (`None`: the default even spread).
+        read_weight: Option<u32>,
+    },
     /// A new writer's auto_increment counters were raised before it took writes.
     Fenced {
         /// The new writer.
@@ -157,7 +140,7 @@ enum Msg {
     Checked(usize, Instant, Result<NodeStatus, CheckFailure>),
     Fenced(usize, Result<Takeover, String>),
     Closed(usize, Result<(), String>),
-    SetWriter(String, oneshot::Sender<Result<(), String>>),
+    Operate(Operation, oneshot::Sender<Result<(), OperatorError>>),
 }
 
 /// Handle to a running poller.
@@ -179,8 +162,8 @@ impl std::fmt::Debug for Msg {
 
 impl Monitor {
     /// Starts the check tasks and the aggregator on the current tokio runtime.
-    pub fn spawn(config: MonitorConfig) -> Monitor {
-        let initial = Snapshot {
+    pub fn spawn(config: MonitorSettings) -> Monitor {
+        let mut initial = Snapshot {
             nodes: config
                 .nodes
                 .iter()
@@ -194,11 +177,15 @@ impl Monitor {
                     last_error: None,
                     lag: None,
                     readable: false,
+                    drained: false,
+                    checked: None,
+                    state_since: None,
                 })
                 .collect(),
             no_writer_reason: "not checked yet".into(),
             ..Snapshot::default()
         };
+        initial.route(config.max_lag);
         let snapshot = Arc::new(ArcSwap::from_pointee(initial));
         let (events, _) = broadcast::channel(256);
         let (vtx, vrx) = watch::channel(0);
@@ -273,129 +260,33 @@ impl Monitor {
         }
     }
 
-    /// Moves writes to `node` (admin command; the node must be up and writable).
-    pub async fn set_writer(&self, node: &str) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::SetWriter(node.to_owned(), tx))
-            .await
-            .map_err(|_| "monitor stopped".to_owned())?;
-        rx.await.map_err(|_| "monitor stopped".to_owned())?
+    /// Moves writes to `node` (switchover): the node must be up and writable and must have
+    /// caught up with the current writer; the move is fenced like a failover.
+    pub async fn set_writer(&self, node: &str) -> Result<(), OperatorError> {
+        self.operate(Operation::SetWriter(node.to_owned())).await
     }
-}
 
-async fn check_loop(
-    idx: usize,
-    address: String,
-    config: MonitorConfig,
-    tx: mpsc::Sender<Msg>,
-    up: watch::Receiver<Vec<bool>>,
-    suspect: Arc<Vec<tokio::sync::Notify>>,
-) {
-    // One persistent connection per node, so client load that fills the server's
-    // max_connections does not make the monitor's own login fail.
-    let mut conn: Option<Conn> = None;
-    loop {
-        let started = Instant::now();
-        let result = check_on(&mut conn, &address, &config).await;
-        if tx.send(Msg::Checked(idx, started, result)).await.is_err() {
-            return;
-        }
-        let is_up = up.borrow().get(idx).copied().unwrap_or(false);
-        let wait = if is_up {
-            config.health.inter
-        } else {
-            config.health.downinter
-        };
-        let woken = async {
-            match suspect.get(idx) {
-                Some(n) => n.notified().await,
-                None => std::future::pending().await,
+    /// Runs an operator's request. One that waits for a node to catch up with the writer is
+    /// retried on each new check for up to [`CATCH_UP_WAIT`] before it is refused.
+    pub async fn operate(&self, op: Operation) -> Result<(), OperatorError> {
+        let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
+        let mut watch = self.watch();
+        loop {
+            let (tx, rx) = oneshot::channel();
+            self.tx
+                .send(Msg::Operate(op.clone(), tx))
+                .await
+                .map_err(|_| OperatorError::MonitorStopped)?;
+            match rx.await.map_err(|_| OperatorError::MonitorStopped)? {
+                Err(OperatorError::NotCaughtUp(n)) => {
+                    let next = tokio::time::timeout_at(deadline, watch.changed()).await;
+                    if !matches!(next, Ok(Ok(()))) {
+                        return Err(OperatorError::NotCaughtUp(n));
+                    }
+                }
+                other => return other,
             }
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = woken => {}
         }
-    }
-}
-
-/// Why a check failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckFailure {
-    /// What went wrong.
-    pub message: String,
-    /// The server refused the login for lack of connections (1040 / 1203): it is busy, not
-    /// dead, and the check counts neither way.
-    pub busy: bool,
-}
-
-impl std::fmt::Display for CheckFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// ER_CON_COUNT_ERROR and ER_TOO_MANY_USER_CONNECTIONS: the server is full, not down.
-fn is_busy(e: &ConnError) -> bool {
-    matches!(e, ConnError::Server(err) if err.code == 1040 || err.code == 1203)
-}
-
-/// One check on a fresh connection: a real login as the monitor user plus the status queries,
-/// within `timeout`.
-pub async fn check(address: &str, config: &MonitorConfig) -> Result<NodeStatus, String> {
-    check_on(&mut None, address, config)
-        .await
-        .map_err(|f| f.message)
-}
-
-/// One check on `conn` (logged in first when there is none; dropped after any failure, so the
-/// next check logs in again), within `timeout`.
-pub async fn check_on(
-    conn: &mut Option<Conn>,
-    address: &str,
-    config: &MonitorConfig,
-) -> Result<NodeStatus, CheckFailure> {
-    let work = async {
-        if conn.is_none() {
-            let login = Login::monitor(&config.user, &config.password);
-            *conn = Some(Conn::connect(address, login, config.health.timeout).await?);
-        }
-        let Some(conn) = conn.as_mut() else {
-            return Err(ConnError::Login("no connection".into()));
-        };
-        let flavor = Flavor::detect(&conn.server_version);
-        let vars_sql = match flavor {
-            Flavor::MariaDb => status::VARIABLES_QUERY_MARIADB,
-            Flavor::MySql => status::VARIABLES_QUERY_MYSQL,
-        };
-        let vars = conn.query(vars_sql).await?.maps();
-        let vars = vars.into_iter().next().unwrap_or_default();
-        let version = vars
-            .get("version")
-            .cloned()
-            .flatten()
-            .unwrap_or_else(|| conn.server_version.clone());
-        let replica = conn
-            .query(status::replica_status_query(flavor, &version))
-            .await?
-            .maps();
-        NodeStatus::parse(&vars, &replica).map_err(|e| ConnError::Login(e.to_string()))
-    };
-    let result = tokio::time::timeout(config.health.timeout, work).await;
-    if !matches!(result, Ok(Ok(_))) {
-        *conn = None;
-    }
-    match result {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(CheckFailure {
-            busy: is_busy(&e),
-            message: e.to_string(),
-        }),
-        Err(_) => Err(CheckFailure {
-            message: format!("check timed out after {:?}", config.health.timeout),
-            busy: false,
-        }),
     }
 }
 
@@ -411,7 +302,7 @@ struct Aggregator {
     closing: Vec<Option<tokio::task::AbortHandle>>,
     /// Per node: when Tandem last sent it `SET GLOBAL read_only`.
     read_only_set_at: Vec<Option<Instant>>,
-    config: MonitorConfig,
+    config: MonitorSettings,
     health: Vec<Health>,
     election: Election,
     snapshot: Arc<ArcSwap<Snapshot>>,
@@ -427,25 +318,11 @@ impl Aggregator {
                 Msg::Checked(i, started, result) => self.on_check(i, started, result),
                 Msg::Fenced(i, result) => self.on_fenced(i, result),
                 Msg::Closed(i, result) => self.on_closed(i, result),
-                Msg::SetWriter(name, reply) => {
-                    let _ = reply.send(self.on_set_writer(&name));
+                Msg::Operate(op, reply) => {
+                    let _ = reply.send(self.on_operate(op));
                 }
             }
         }
-    }
-
-    fn on_set_writer(&mut self, name: &str) -> Result<(), String> {
-        let prev = self.snapshot.load_full();
-        let idx = prev
-            .nodes
-            .iter()
-            .position(|n| n.name == name)
-            .ok_or_else(|| format!("no backend named `{name}`"))?;
-        let cands = candidates(&prev.nodes);
-        let change = self.election.set_writer(idx, &cands)?;
-        let mut next = (*prev).clone();
-        self.publish_writer(&mut next, Some(change));
-        Ok(())
     }
 
     fn on_check(&mut self, i: usize, started: Instant, result: Result<NodeStatus, CheckFailure>) {
@@ -457,6 +334,7 @@ impl Aggregator {
                 if let Some(node) = next.nodes.get_mut(i) {
                     node.last_error = Some(format!("busy: {}", f.message));
                 }
+                next.route(self.config.max_lag);
                 self.snapshot.store(Arc::new(next));
                 return;
             }
@@ -489,6 +367,14 @@ impl Aggregator {
             return;
         };
         let transition = health.record(result.is_ok(), &self.config.health);
+        node.checked = Some(Check {
+            at: SystemTime::now(),
+            took: started.elapsed(),
+            ok: result.is_ok(),
+        });
+        if transition.is_some() || node.state_since.is_none() {
+            node.state_since = Some(SystemTime::now());
+        }
         match result {
             Ok(status) => {
                 node.last_error = None;
@@ -561,7 +447,44 @@ impl Aggregator {
     fn publish_writer(&mut self, next: &mut Snapshot, change: Option<WriterChange>) {
         let before = next.writer;
         let elected = self.election.writer();
-        if let Some(change) = &change {
+        self.plan_fence(next, change.as_ref(), elected);
+        next.writer = if self.pending_fence.is_some() {
+            None
+        } else {
+            elected
+        };
+        next.no_writer_reason = match (next.writer, self.pending_fence) {
+            (Some(_), _) => String::new(),
+            (None, Some((w, _))) => {
+                format!("fencing before {} takes the writes", self.node_name(w))
+            }
+            (None, None) if !next.complete => "not checked yet".into(),
+            (None, None) => self.election.why_none(&candidates(&next.nodes)),
+        };
+        let change = match change {
+            None if before != next.writer => Some(WriterChange::Returned),
+            other => other,
+        };
+        if let Some(change) = change {
+            self.announce(before, next, change);
+        }
+        next.version = next.version.wrapping_add(1);
+        let version = next.version;
+        let _ = self.up.send(next.nodes.iter().map(|n| n.up).collect());
+        next.route(self.config.max_lag);
+        self.snapshot.store(Arc::new(std::mem::take(next)));
+        let _ = self.version.send(version);
+    }
+
+    /// Whether the elected writer must be prepared (fenced) before it takes the writes, and
+    /// starting that step; an outdated step is stopped.
+    fn plan_fence(
+        &mut self,
+        next: &mut Snapshot,
+        change: Option<&WriterChange>,
+        elected: Option<usize>,
+    ) {
+        if let Some(change) = change {
             // A node taking over from another one is fenced first; the first writer and a
             // returning writer are not (nobody else wrote meanwhile).
             let takeover = match change {
@@ -594,56 +517,36 @@ impl Aggregator {
                 task.abort();
             }
         }
-        next.writer = if self.pending_fence.is_some() {
-            None
-        } else {
-            elected
-        };
-        next.no_writer_reason = match (next.writer, self.pending_fence) {
-            (Some(_), _) => String::new(),
-            (None, Some((w, _))) => {
-                format!("fencing before {} takes the writes", self.node_name(w))
+    }
+
+    /// Logs and emits a writer change.
+    fn announce(&self, before: Option<usize>, next: &Snapshot, change: WriterChange) {
+        if let Some(n) = next.writer.and_then(|w| next.nodes.get(w)) {
+            if n.status.as_ref().and_then(|s| s.semi_sync) == Some(false) {
+                info!(
+                    node = %n.name,
+                    "the writer replicates asynchronously: a crash can lose commits its clients saw \
+                     (the auto_increment fence keeps ids apart); semi-synchronous replication \
+                     (rpl_semi_sync_master_enabled) closes that window"
+                );
             }
-            (None, None) if !next.complete => "not checked yet".into(),
-            (None, None) => self.election.why_none(&candidates(&next.nodes)),
-        };
-        let change = match change {
-            None if before != next.writer => Some(WriterChange::Returned),
-            other => other,
-        };
-        if let Some(change) = change {
-            if let Some(n) = next.writer.and_then(|w| next.nodes.get(w)) {
-                if n.status.as_ref().and_then(|s| s.semi_sync) == Some(false) {
-                    info!(
-                        node = %n.name,
-                        "the writer replicates asynchronously: a crash can lose commits its clients saw \
-                         (the auto_increment fence keeps ids apart); semi-synchronous replication \
-                         (rpl_semi_sync_master_enabled) closes that window"
-                    );
-                }
-            }
-            let name = |i: Option<usize>| i.and_then(|i| next.nodes.get(i)).map(|n| n.name.clone());
-            let reason = match &change {
-                WriterChange::Lost { why, .. } => format!("writer lost: {why}"),
-                _ if next.writer.is_none() && self.pending_fence.is_some() => {
-                    format!("{change:?}, {}", next.no_writer_reason)
-                }
-                WriterChange::Returned if before.is_none() && self.pending_fence.is_none() => {
-                    "fence complete".to_owned()
-                }
-                other => format!("{other:?}"),
-            };
-            self.emit(Event::WriterChanged {
-                from: name(before),
-                to: name(next.writer),
-                reason,
-            });
         }
-        next.version = next.version.wrapping_add(1);
-        let version = next.version;
-        let _ = self.up.send(next.nodes.iter().map(|n| n.up).collect());
-        self.snapshot.store(Arc::new(std::mem::take(next)));
-        let _ = self.version.send(version);
+        let name = |i: Option<usize>| i.and_then(|i| next.nodes.get(i)).map(|n| n.name.clone());
+        let reason = match &change {
+            WriterChange::Lost { why, .. } => format!("writer lost: {why}"),
+            _ if next.writer.is_none() && self.pending_fence.is_some() => {
+                format!("{change:?}, {}", next.no_writer_reason)
+            }
+            WriterChange::Returned if before.is_none() && self.pending_fence.is_none() => {
+                "fence complete".to_owned()
+            }
+            other => format!("{other:?}"),
+        };
+        self.emit(Event::WriterChanged {
+            from: name(before),
+            to: name(next.writer),
+            reason,
+        });
     }
 
     fn emit(&self, event: Event) {
@@ -670,6 +573,7 @@ fn candidates(nodes: &[NodeSnapshot]) -> Vec<Candidate<'_>> {
             weight: n.weight,
             up: n.up,
             status: n.status.as_ref(),
+            drained: n.drained,
         })
         .collect()
 }

@@ -7,13 +7,12 @@
 //! shows IO errors and NULL lag — that is not staleness of the node (it has applied all there is),
 //! so such a node stays fresh. A SQL thread stopped on an error is `replication_broken`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::gtid::GtidPosition;
 
 /// One row: column name → value (`None` for SQL NULL).
-pub type Row = HashMap<String, Option<String>>;
+pub use tandem_backend::Row;
 
 /// Server flavour, which decides the statements a check runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,12 +3,12 @@
 use std::time::{Duration, Instant};
 
 use tandem_monitor::{
-    fence, FenceSettings, HealthSettings, Monitor, MonitorConfig, NodeConfig, Snapshot,
+    fence, FenceSettings, HealthSettings, Monitor, MonitorSettings, NodeConfig, Snapshot,
 };
 use tandem_testkit::{pair, NodeId, Pair, MONITOR_PASSWORD, MONITOR_USER};
 
-fn config(p: &Pair) -> MonitorConfig {
-    MonitorConfig {
+fn config(p: &Pair) -> MonitorSettings {
+    MonitorSettings {
         nodes: [(&p.cn1, 256), (&p.cn2, 1)]
             .into_iter()
             .map(|(n, weight)| NodeConfig {

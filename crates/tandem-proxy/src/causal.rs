@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tandem_monitor::{Conn, Login};
+use tandem_backend::{Conn, Login};
 use tandem_protocol::SessionStateChange;
 use tokio::sync::watch;
 use tracing::debug;

@@ -12,6 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+use tandem_monitor::{
+    durations, ElectionSettings, Failback, Failover, FenceSettings, HealthSettings,
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,7 +24,7 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// Health-check cadence (HAProxy semantics).
     #[serde(default)]
-    pub health: HealthConfig,
+    pub health: HealthSettings,
     /// Credentials and limits of the replication-status poller.
     pub monitor: MonitorConfig,
     /// Routing knobs.
@@ -49,7 +52,7 @@ pub struct ProxyConfig {
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
     /// Time a client has to complete the handshake and authentication.
-    #[serde(default = "defaults::handshake_timeout", with = "duration")]
+    #[serde(default = "defaults::handshake_timeout", with = "durations")]
     pub handshake_timeout: Duration,
     /// Largest handshake response accepted before authentication, in bytes (user, auth data,
     /// schema and connect attributes; MySQL caps attributes at 64 KiB). Larger: ERR 1043.
@@ -60,19 +63,19 @@ pub struct ProxyConfig {
     #[serde(default = "defaults::max_handshakes_per_address")]
     pub max_handshakes_per_address: usize,
     /// How long a write waits for a writer to become available before it is refused.
-    #[serde(default = "defaults::write_hold", with = "duration")]
+    #[serde(default = "defaults::write_hold", with = "durations")]
     pub write_hold: Duration,
     /// Largest packet accepted from a client, in bytes (like `max_allowed_packet`).
     #[serde(default = "defaults::max_packet_size")]
     pub max_packet_size: usize,
     /// Time to connect to (and log in to) a backend; also the limit for Tandem's own small
     /// statements on a backend connection (session state, access mode, reset, prepare).
-    #[serde(default = "defaults::connect_timeout", with = "duration")]
+    #[serde(default = "defaults::connect_timeout", with = "durations")]
     pub connect_timeout: Duration,
     /// Longest a statement may run on a backend (HAProxy's `timeout server`; the classic
     /// deployment used 480m). Past it the connection is closed and the client gets ERR 2013
     /// (or a disconnect when part of the answer was sent).
-    #[serde(default = "defaults::backend_timeout", with = "duration")]
+    #[serde(default = "defaults::backend_timeout", with = "durations")]
     pub backend_timeout: Duration,
     /// Idle pooled backend connections kept per node (shared out among the worker threads).
     #[serde(default = "defaults::pool_max_idle")]
@@ -84,51 +87,18 @@ pub struct ProxyConfig {
     pub pool_max_connections: usize,
     /// How long a statement waits for a backend connection when the cap is reached, before
     /// it fails with ERR 1040 naming the node.
-    #[serde(default = "defaults::pool_wait_timeout", with = "duration")]
+    #[serde(default = "defaults::pool_wait_timeout", with = "durations")]
     pub pool_wait_timeout: Duration,
     /// Idle pooled connections older than this are closed.
-    #[serde(default = "defaults::pool_idle_timeout", with = "duration")]
+    #[serde(default = "defaults::pool_idle_timeout", with = "durations")]
     pub pool_idle_timeout: Duration,
     /// On SIGTERM/SIGINT, how long running sessions may finish before they are cut.
-    #[serde(default = "defaults::shutdown_timeout", with = "duration")]
+    #[serde(default = "defaults::shutdown_timeout", with = "durations")]
     pub shutdown_timeout: Duration,
     /// Worker threads, each a single-threaded event loop that owns its sessions (HAProxy's
     /// `nbthread`): 0 = one per core, 1 = everything on one thread.
     #[serde(default)]
     pub threads: usize,
-}
-
-/// `[health]`: HAProxy's `inter`, `downinter`, `rise`, `fall`, plus a check timeout.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HealthConfig {
-    /// Check interval while a node is up.
-    #[serde(default = "defaults::inter", with = "duration")]
-    pub inter: Duration,
-    /// Check interval while a node is down.
-    #[serde(default = "defaults::downinter", with = "duration")]
-    pub downinter: Duration,
-    /// Consecutive successful checks for a down node to come up.
-    #[serde(default = "defaults::rise")]
-    pub rise: u32,
-    /// Consecutive failed checks for an up node to go down.
-    #[serde(default = "defaults::fall")]
-    pub fall: u32,
-    /// Connect + login + query must finish within this.
-    #[serde(default = "defaults::timeout", with = "duration")]
-    pub timeout: Duration,
-}
-
-impl Default for HealthConfig {
-    fn default() -> Self {
-        HealthConfig {
-            inter: defaults::inter(),
-            downinter: defaults::downinter(),
-            rise: defaults::rise(),
-            fall: defaults::fall(),
-            timeout: defaults::timeout(),
-        }
-    }
 }
 
 /// `[monitor]`
@@ -140,7 +110,7 @@ pub struct MonitorConfig {
     /// Its password.
     pub password: String,
     /// Readers lagging more than this leave the read pool.
-    #[serde(default = "defaults::max_lag", with = "duration")]
+    #[serde(default = "defaults::max_lag", with = "durations")]
     pub max_lag: Duration,
 }
 
@@ -198,49 +168,92 @@ impl Default for RoutingConfig {
     }
 }
 
-/// `[writer]`: how the writer role moves.
+/// `writer.fence`: how proxies sharing the nodes agree on the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FenceMode {
+    /// Each proxy elects by weight and health alone.
+    #[default]
+    None,
+    /// Keep every node but the writer `read_only=ON` and let the flags decide the writer for
+    /// every proxy that shares the nodes.
+    ReadOnly,
+}
+
+impl fmt::Display for FenceMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FenceMode::None => "none",
+            FenceMode::ReadOnly => "read_only",
+        })
+    }
+}
+
+/// `[writer]`: how the writer role moves. Missing keys take the monitor's defaults
+/// ([`ElectionSettings::default`], [`FenceSettings::default`]).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct WriterConfig {
     /// `"safe"`: promote the next node by weight once it has caught up; `"off"`: never.
-    #[serde(default = "defaults::failover")]
-    pub failover: String,
+    pub failover: Failover,
     /// `"manual"`: a returning node stays a reader; `"auto"`: it takes writes back once caught up.
-    #[serde(default = "defaults::failback")]
-    pub failback: String,
+    pub failback: Failback,
     /// Raise auto_increment counters on a node before it takes over the writes.
-    #[serde(default = "defaults::yes")]
     pub auto_increment_fence: bool,
     /// Schemas to fence (empty: every non-system schema the monitor user can see).
-    #[serde(default)]
     pub fence_schemas: Vec<String>,
     /// How far above the current counter a new writer starts.
-    #[serde(default = "defaults::fence_margin")]
     pub fence_margin: u64,
-    /// `"none"`, or `"read_only"`: keep every node but the writer `read_only=ON` and let the
-    /// flags decide the writer for every proxy that shares the nodes.
-    #[serde(default = "defaults::fence")]
-    pub fence: String,
+    /// `"none"`, or `"read_only"` (see [`FenceMode`]).
+    pub fence: FenceMode,
     /// Promote past a writer this proxy cannot reach only once the candidate's replication lost
     /// it too (MaxScale's `verify_master_failure`).
-    #[serde(default = "defaults::yes")]
     pub verify_failure: bool,
     /// Give up waiting for a candidate to catch up after this long (`"off"`: wait for ever).
-    #[serde(default = "defaults::catch_up_timeout", with = "opt_duration")]
+    #[serde(with = "durations::optional")]
     pub catch_up_timeout: Option<Duration>,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
+        let election = ElectionSettings::default();
+        let fence = FenceSettings::default();
         WriterConfig {
-            failover: defaults::failover(),
-            failback: defaults::failback(),
-            auto_increment_fence: true,
-            fence_schemas: Vec::new(),
-            fence_margin: defaults::fence_margin(),
-            fence: defaults::fence(),
-            verify_failure: true,
-            catch_up_timeout: defaults::catch_up_timeout(),
+            failover: election.failover,
+            failback: election.failback,
+            auto_increment_fence: fence.enabled,
+            fence_schemas: fence.schemas,
+            fence_margin: fence.margin,
+            fence: if election.read_only_fence {
+                FenceMode::ReadOnly
+            } else {
+                FenceMode::None
+            },
+            verify_failure: election.verify_failure,
+            catch_up_timeout: election.catch_up_timeout,
+        }
+    }
+}
+
+impl WriterConfig {
+    /// The election settings this section describes.
+    pub fn election(&self) -> ElectionSettings {
+        ElectionSettings {
+            failover: self.failover,
+            failback: self.failback,
+            read_only_fence: self.fence == FenceMode::ReadOnly,
+            verify_failure: self.verify_failure,
+            catch_up_timeout: self.catch_up_timeout,
+        }
+    }
+
+    /// The auto-increment fence settings this section describes.
+    pub fn fence_settings(&self) -> FenceSettings {
+        FenceSettings {
+            enabled: self.auto_increment_fence,
+            schemas: self.fence_schemas.clone(),
+            margin: self.fence_margin,
+            ..FenceSettings::default()
         }
     }
 }
@@ -411,15 +424,6 @@ impl Config {
         if h.fall == 0 {
             return Err(invalid("health.fall", "must be at least 1"));
         }
-        if !matches!(self.writer.failover.as_str(), "safe" | "off") {
-            return Err(invalid("writer.failover", "must be \"safe\" or \"off\""));
-        }
-        if !matches!(self.writer.failback.as_str(), "manual" | "auto") {
-            return Err(invalid("writer.failback", "must be \"manual\" or \"auto\""));
-        }
-        if !matches!(self.writer.fence.as_str(), "none" | "read_only") {
-            return Err(invalid("writer.fence", "must be \"none\" or \"read_only\""));
-        }
         if let Some(a) = &self.admin {
             if a.user.is_empty() {
                 return Err(invalid("admin.user", "must not be empty"));
@@ -558,57 +562,14 @@ mod defaults {
     pub fn shutdown_timeout() -> Duration {
         Duration::from_secs(30)
     }
-    pub fn inter() -> Duration {
-        Duration::from_secs(2)
-    }
-    pub fn downinter() -> Duration {
-        Duration::from_secs(5)
-    }
-    pub fn rise() -> u32 {
-        3
-    }
-    pub fn fall() -> u32 {
-        2
-    }
-    pub fn timeout() -> Duration {
-        Duration::from_secs(1)
-    }
     pub fn max_lag() -> Duration {
         Duration::from_secs(10)
     }
     pub fn read_your_writes() -> ReadYourWrites {
         ReadYourWrites::Global
     }
-    pub fn failover() -> String {
-        "safe".into()
-    }
-    pub fn failback() -> String {
-        "manual".into()
-    }
-    pub fn yes() -> bool {
-        true
-    }
-    pub fn fence_margin() -> u64 {
-        10_000
-    }
     pub fn admin_listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 6032))
-    }
-    pub fn fence() -> String {
-        "none".into()
-    }
-    pub fn catch_up_timeout() -> Option<Duration> {
-        Some(Duration::from_secs(60))
-    }
-}
-
-/// `"2s"`, `"500ms"`, `"1m 30s"`.
-mod duration {
-    use super::*;
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s)
-            .map_err(|e| serde::de::Error::custom(format!("bad duration `{s}`: {e}")))
     }
 }
 
@@ -626,144 +587,15 @@ mod ryw {
         if s.eq_ignore_ascii_case("global") {
             return Ok(ReadYourWrites::Global);
         }
-        humantime::parse_duration(&s)
+        durations::parse(&s)
             .map(ReadYourWrites::Window)
             .map_err(|e| {
                 serde::de::Error::custom(format!(
-                    "bad read_your_writes `{s}` (\"global\", \"session\", a duration or \"off\"): {e}"
+                    "bad read_your_writes (\"global\", \"session\", a duration or \"off\"): {e}"
                 ))
             })
     }
 }
 
-mod opt_duration {
-    use super::*;
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        humantime::parse_duration(&s)
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("bad duration `{s}`: {e}")))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[proxy]
-listen = "127.0.0.1:3306"
-max_connections = 4096
-
-[health]
-inter = "2s"
-downinter = "5s"
-rise = 3
-fall = 2
-timeout = "1s"
-
-[monitor]
-user = "monitor"
-password = "monpass"
-
-[[backends]]
-name = "cn1"
-address = "127.0.0.1:3307"
-weight = 256
-
-[[backends]]
-name = "cn2"
-address = "127.0.0.1:3308"
-weight = 1
-
-[[users]]
-name = "app"
-password = "apppass"
-"#;
-
-    #[test]
-    fn parses_the_documented_shape() {
-        let c = Config::parse(GOOD).expect("valid");
-        assert_eq!(c.health.inter, Duration::from_secs(2));
-        assert_eq!(c.backends[0].weight, 256);
-        assert_eq!(c.routing.read_your_writes, ReadYourWrites::Global);
-        assert_eq!(c.proxy.write_hold, Duration::from_secs(5));
-    }
-
-    #[test]
-    fn unknown_keys_are_errors_naming_the_key() {
-        let text = GOOD.replace("rise = 3", "rise = 3\nrisee = 4");
-        let err = Config::parse(&text).unwrap_err();
-        assert!(matches!(err, ConfigError::Parse(_)));
-        assert!(err.to_string().contains("risee"), "{err}");
-    }
-
-    #[test]
-    fn bad_values_name_the_field() {
-        let cases = [
-            (
-                GOOD.replace("weight = 1\n", "weight = 0\n"),
-                "backends[1].weight",
-            ),
-            (
-                GOOD.replace("name = \"cn2\"", "name = \"cn1\""),
-                "backends[1].name",
-            ),
-            (
-                GOOD.replace("\"127.0.0.1:3308\"", "\"nohost\""),
-                "backends[1].address",
-            ),
-            (GOOD.replace("fall = 2", "fall = 0"), "health.fall"),
-            (
-                GOOD.replace("password = \"apppass\"", "password_hash = \"*XYZ\""),
-                "users[0].password_hash",
-            ),
-            (GOOD.replace("password = \"apppass\"", ""), "users[0]"),
-        ];
-        for (text, field) in cases {
-            match Config::parse(&text) {
-                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
-                other => panic!("{field}: expected Invalid, got {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn bad_duration_is_a_parse_error() {
-        let err = Config::parse(&GOOD.replace("\"2s\"", "\"two seconds\"")).unwrap_err();
-        assert!(err.to_string().contains("bad duration"), "{err}");
-    }
-
-    #[test]
-    fn debug_output_hides_secrets() {
-        let c = Config::parse(GOOD).expect("valid");
-        let text = format!("{c:?}");
-        assert!(
-            !text.contains("apppass") && !text.contains("monpass"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn read_your_writes_can_be_off() {
-        let text = format!("{GOOD}\n[routing]\nread_your_writes = \"off\"\n");
-        assert_eq!(
-            Config::parse(&text)
-                .expect("valid")
-                .routing
-                .read_your_writes,
-            ReadYourWrites::Off
-        );
-        let text = format!("{GOOD}\n[routing]\nread_your_writes = \"gtid\"\n");
-        assert_eq!(
-            Config::parse(&text)
-                .expect("valid")
-                .routing
-                .read_your_writes,
-            ReadYourWrites::Session
-        );
-    }
-}
+mod tests;

@@ -91,13 +91,7 @@ pub async fn handshake(
     conn_id: u32,
 ) -> Result<Outcome, std::io::Error> {
     let stored = |user: &str| shared.users.get(user).map(|u| u.stored);
-    let on_denied = |user: &str| {
-        shared
-            .stats
-            .auth_failures
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(user = %user, "authentication failed");
-    };
+    let on_denied = |user: &str| client_denied(shared, user);
     let acceptor = Acceptor {
         server_version: server_version(shared),
         capabilities: server_capabilities(),
@@ -106,6 +100,15 @@ pub async fn handshake(
         on_denied: &on_denied,
     };
     authenticate(io, &acceptor, conn_id).await
+}
+
+/// A refused client login: counted and logged (the user name only).
+pub fn client_denied(shared: &Shared, user: &str) {
+    shared
+        .stats
+        .auth_failures
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(user = %user, "authentication failed");
 }
 
 /// The handshake and `mysql_native_password` authentication against `acceptor`: a fresh salt,
@@ -117,22 +120,7 @@ pub async fn authenticate(
     conn_id: u32,
 ) -> Result<Outcome, std::io::Error> {
     let salt = generate_salt();
-    let hs = Handshake {
-        protocol_version: 10,
-        server_version: acceptor.server_version.clone(),
-        connection_id: conn_id,
-        auth_plugin_data: salt.to_vec(),
-        capabilities: acceptor.capabilities,
-        charset: 45,
-        status: StatusFlags::AUTOCOMMIT,
-        auth_plugin_name: NATIVE.to_owned(),
-    };
-    let mut payload = BytesMut::new();
-    hs.encode(&mut payload);
-    let mut out = BytesMut::new();
-    tandem_protocol::write_packet(&mut out, 0, &payload);
-    io.stream.write_all(&out).await?;
-
+    send_handshake(io, acceptor, conn_id, &salt).await?;
     let limit = acceptor.max_handshake_size;
     let (seq, pkt) = match io.read_packet(limit).await {
         Ok(Some(p)) => p,
@@ -171,40 +159,14 @@ pub async fn authenticate(
         .await;
     }
     let user = resp.username.clone();
-    let mut seq = seq;
-    let mut auth = resp.auth_response.clone();
-    if resp
-        .auth_plugin_name
-        .as_deref()
-        .is_some_and(|p| p != NATIVE)
-    {
-        let mut data = salt.to_vec();
-        data.push(0);
-        let switch = AuthSwitchRequest {
-            plugin: NATIVE.to_owned(),
-            data,
-        };
-        let mut p = BytesMut::new();
-        switch.encode(&mut p);
-        out.clear();
-        tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
-        io.stream.write_all(&out).await?;
-        let Some((s, data)) = io.read_packet(1024).await? else {
-            return Ok(Outcome::Rejected);
-        };
-        seq = s;
-        auth = data.to_vec();
-    }
-    let client_addr = io.peer.ip();
-    let denied = format!(
-        "Access denied for user '{user}'@'{client_addr}' (using password: {})",
-        if auth.is_empty() { "NO" } else { "YES" }
-    );
-    let sha1 =
-        (acceptor.stored)(&user).and_then(|stored| native_password::verify(&stored, &salt, &auth));
-    let Some(sha1) = sha1 else {
-        (acceptor.on_denied)(&user);
-        return reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &denied).await;
+    let answer = Answer {
+        seq,
+        user: &user,
+        plugin: resp.auth_plugin_name.as_deref(),
+        auth: resp.auth_response.clone(),
+    };
+    let Some((seq, sha1)) = verify(io, acceptor, &salt, answer).await? else {
+        return Ok(Outcome::Rejected);
     };
     let capabilities = resp.capabilities & acceptor.capabilities;
     let ok = OkPacket {
@@ -213,7 +175,7 @@ pub async fn authenticate(
     };
     let mut p = BytesMut::new();
     ok.encode(capabilities, &mut p);
-    out.clear();
+    let mut out = BytesMut::new();
     tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
     io.stream.write_all(&out).await?;
     Ok(Outcome::LoggedIn(ClientLogin {
@@ -224,6 +186,94 @@ pub async fn authenticate(
         charset: resp.charset,
         database: resp.database.clone().filter(|d| !d.is_empty()),
     }))
+}
+
+/// The server greeting: protocol 10, a fresh salt, mysql_native_password.
+async fn send_handshake(
+    io: &mut ClientIo,
+    acceptor: &Acceptor<'_>,
+    conn_id: u32,
+    salt: &[u8; 20],
+) -> Result<(), std::io::Error> {
+    let hs = Handshake {
+        protocol_version: 10,
+        server_version: acceptor.server_version.clone(),
+        connection_id: conn_id,
+        auth_plugin_data: salt.to_vec(),
+        capabilities: acceptor.capabilities,
+        charset: 45,
+        status: StatusFlags::AUTOCOMMIT,
+        auth_plugin_name: NATIVE.to_owned(),
+    };
+    let mut payload = BytesMut::new();
+    hs.encode(&mut payload);
+    let mut out = BytesMut::new();
+    tandem_protocol::write_packet(&mut out, 0, &payload);
+    io.stream.write_all(&out).await
+}
+
+/// A client's answer to a login challenge: from a handshake response or a COM_CHANGE_USER.
+pub struct Answer<'a> {
+    /// Sequence id of the packet that carried it.
+    pub seq: u8,
+    /// The user name it logs in as.
+    pub user: &'a str,
+    /// The plugin the client computed `auth` with (`None`: mysql_native_password).
+    pub plugin: Option<&'a str>,
+    /// The auth response.
+    pub auth: Vec<u8>,
+}
+
+/// The one check of a login, shared by the client listener, COM_CHANGE_USER and the admin
+/// listener: a client that answered with another plugin is switched to mysql_native_password,
+/// then its answer is checked against `acceptor`'s stored hash. Returns the sequence id of the
+/// last client packet and the recovered `SHA1(password)` (for logging in to the backends), or
+/// `None` after telling the client `Access denied` (1045), or when it left.
+pub async fn verify(
+    io: &mut ClientIo,
+    acceptor: &Acceptor<'_>,
+    salt: &[u8; 20],
+    answer: Answer<'_>,
+) -> Result<Option<(u8, [u8; 20])>, std::io::Error> {
+    let Answer {
+        mut seq,
+        user,
+        plugin,
+        mut auth,
+    } = answer;
+    if plugin.is_some_and(|p| p != NATIVE) {
+        let mut data = salt.to_vec();
+        data.push(0);
+        let switch = AuthSwitchRequest {
+            plugin: NATIVE.to_owned(),
+            data,
+        };
+        let mut p = BytesMut::new();
+        switch.encode(&mut p);
+        let mut out = BytesMut::new();
+        tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
+        io.stream.write_all(&out).await?;
+        let Some((s, data)) = io.read_packet(1024).await? else {
+            return Ok(None);
+        };
+        seq = s;
+        auth = data.to_vec();
+    }
+    let sha1 =
+        (acceptor.stored)(user).and_then(|stored| native_password::verify(&stored, salt, &auth));
+    match sha1 {
+        Some(sha1) => Ok(Some((seq, sha1))),
+        None => {
+            (acceptor.on_denied)(user);
+            let denied = format!(
+                "Access denied for user '{user}'@'{}' (using password: {})",
+                io.peer.ip(),
+                if auth.is_empty() { "NO" } else { "YES" }
+            );
+            reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &denied).await?;
+            Ok(None)
+        }
+    }
 }
 
 async fn reject(
@@ -240,8 +290,8 @@ async fn reject(
 
 /// The version string clients see: the writer's (MariaDB style), so drivers detect the flavour.
 fn server_version(shared: &Shared) -> String {
-    let view = shared.view.load();
-    let snap = &view.snapshot;
+    let view = shared.topology.load();
+    let snap = &*view;
     let status = snap
         .writer
         .and_then(|w| snap.nodes.get(w))

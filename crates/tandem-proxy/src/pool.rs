@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tandem_monitor::{Conn, ConnError, Login};
+use tandem_backend::{Conn, ConnError, Login};
 use tandem_protocol::client::Credential;
 use tandem_protocol::Capabilities;
 
@@ -243,7 +243,7 @@ impl Pool {
             Ok::<(), ConnError>(())
         })
         .await;
-        if !matches!(reset, Ok(Ok(()))) || !conn.buf.is_empty() {
+        if !matches!(reset, Ok(Ok(()))) || !conn.buffered().is_empty() {
             return; // dropped: closed, permit released
         }
         let Ok(mut idle) = self.shard().lock() else {

@@ -4,9 +4,8 @@
 //! write; the next read from the backend waits until the client has taken the previous bytes
 //! (backpressure).
 
-use bytes::Buf;
 use bytes::BytesMut;
-use tandem_monitor::{Conn, ConnError};
+use tandem_backend::{Conn, ConnError};
 use tandem_protocol::{
     Capabilities, Command, OkPacket, Outcome, PacketHeader, ResponseStream, SessionStateChange,
     StatusFlags, Step, HEADER_LEN,
@@ -105,90 +104,45 @@ pub async fn relay(
     hold_read_only_refusal: bool,
     watermark: &crate::causal::Watermark,
 ) -> Result<Done, RelayError> {
-    let backend_caps = backend.capabilities;
-    let mut gtid_reported = false;
-    let strip = backend_caps.contains(Capabilities::SESSION_TRACK)
-        && !client_caps.contains(Capabilities::SESSION_TRACK);
+    let backend_caps = backend.capabilities();
+    let mut out = Forwarding {
+        strip: backend_caps.contains(Capabilities::SESSION_TRACK)
+            && !client_caps.contains(Capabilities::SESSION_TRACK),
+        client_caps,
+        forwarded: false,
+        changes: Vec::new(),
+        gtid_reported: false,
+    };
     let mut stream = ResponseStream::new(cmd, backend_caps);
-    let mut forwarded = false;
-    let mut changes = Vec::new();
     loop {
-        let scan = stream.scan(&backend.buf).map_err(|e| RelayError::Backend {
-            error: ConnError::Protocol(e),
-            forwarded,
-        })?;
-        if hold_read_only_refusal && !forwarded {
+        let scan = stream
+            .scan(backend.buffered())
+            .map_err(|e| out.backend_error(ConnError::Protocol(e)))?;
+        if hold_read_only_refusal && !out.forwarded {
             if let Step::Done(Outcome::Err(e)) = &scan.step {
                 if e.code == READ_ONLY_REFUSED {
-                    backend.buf.advance(scan.consumed);
-                    return Ok(Done {
-                        status: None,
-                        err: true,
-                        last_insert_id: 0,
-                        read_only_refused: true,
-                        changes,
-                        gtid_reported,
-                        affected_rows: 0,
-                    });
+                    backend.consume(scan.consumed);
+                    return Ok(out.done(None, true, None));
                 }
             }
         }
-        let tracked = match &scan.step {
-            Step::Done(Outcome::Ok(ok)) | Step::Tracked(ok)
-                if ok.status.contains(StatusFlags::SESSION_STATE_CHANGED) =>
-            {
-                Some(ok)
-            }
-            _ => None,
-        };
         if scan.consumed > 0 {
-            let bytes = &backend.buf[..scan.consumed];
-            let sent = match tracked {
-                Some(ok) => {
-                    // Acknowledged writes raise the causal-read watermark before the client
-                    // hears of them.
-                    gtid_reported |= watermark.acknowledge(&ok.session_state_changes);
-                    changes.extend(ok.session_state_changes.iter().cloned());
-                    if strip {
-                        client
-                            .stream
-                            .write_all(&without_state(bytes, ok, client_caps))
-                            .await
-                    } else {
-                        client.stream.write_all(bytes).await
-                    }
-                }
-                None => client.stream.write_all(bytes).await,
-            };
-            sent.map_err(RelayError::Client)?;
-            backend.buf.advance(scan.consumed);
-            forwarded = true;
+            out.forward(backend, client, &scan.step, scan.consumed, watermark)
+                .await?;
         }
         match scan.step {
             Step::Done(outcome) => {
-                let (last_insert_id, affected_rows) = match &outcome {
-                    Outcome::Ok(ok) => (ok.last_insert_id, ok.affected_rows),
-                    _ => (0, 0),
-                };
-                return Ok(Done {
-                    status: outcome.status().or(stream.status()),
-                    err: outcome.is_err(),
-                    last_insert_id,
-                    read_only_refused: false,
-                    changes,
-                    gtid_reported,
-                    affected_rows,
-                });
+                let status = outcome.status().or(stream.status());
+                return Ok(out.done(status, false, Some(&outcome)));
             }
             Step::LocalInfile => {
                 forward_infile(backend, client, &mut stream).await?;
                 continue;
             }
             Step::AuthRequest => {
-                return Err(RelayError::Backend {
-                    error: ConnError::Login("unexpected authentication request".into()),
-                    forwarded,
-                })
+                return Err(out.backend_error(ConnError::Unexpected(
+                    "an authentication request in a response",
+                )))
             }
             // More of the response may already be buffered.
             Step::Tracked(_) => continue,
@@ -196,7 +150,89 @@ pub async fn relay(
         }
         fill_or_down(backend, node)
             .await
-            .map_err(|error| RelayError::Backend { error, forwarded })?;
+            .map_err(|error| out.backend_error(error))?;
+    }
+}
+
+/// What [`relay`] has done so far with one response.
+struct Forwarding {
+    /// Rewrite OKs without session-state changes (the client did not ask for them).
+    strip: bool,
+    client_caps: Capabilities,
+    /// Some of the response reached the client.
+    forwarded: bool,
+    /// Session-state changes the response carried.
+    changes: Vec<SessionStateChange>,
+    /// An OK in it reported a GTID (causal reads).
+    gtid_reported: bool,
+}
+
+impl Forwarding {
+    fn backend_error(&self, error: ConnError) -> RelayError {
+        RelayError::Backend {
+            error,
+            forwarded: self.forwarded,
+        }
+    }
+
+    /// Sends the `consumed` scanned bytes to the client, learning (and for a client without
+    /// session tracking, removing) the state changes of an OK among them.
+    async fn forward(
+        &mut self,
+        backend: &mut Conn,
+        client: &mut ClientIo,
+        step: &Step,
+        consumed: usize,
+        watermark: &crate::causal::Watermark,
+    ) -> Result<(), RelayError> {
+        let tracked = match step {
+            Step::Done(Outcome::Ok(ok)) | Step::Tracked(ok)
+                if ok.status.contains(StatusFlags::SESSION_STATE_CHANGED) =>
+            {
+                Some(ok)
+            }
+            _ => None,
+        };
+        let bytes = &backend.buffered()[..consumed];
+        let sent = match tracked {
+            Some(ok) => {
+                // Acknowledged writes raise the causal-read watermark before the client hears
+                // of them.
+                self.gtid_reported |= watermark.acknowledge(&ok.session_state_changes);
+                self.changes
+                    .extend(ok.session_state_changes.iter().cloned());
+                if self.strip {
+                    client
+                        .stream
+                        .write_all(&without_state(bytes, ok, self.client_caps))
+                        .await
+                } else {
+                    client.stream.write_all(bytes).await
+                }
+            }
+            None => client.stream.write_all(bytes).await,
+        };
+        sent.map_err(RelayError::Client)?;
+        backend.consume(consumed);
+        self.forwarded = true;
+        Ok(())
+    }
+
+    /// The result: `outcome` when the response ended, none when a 1792 was held back.
+    fn done(self, status: Option<StatusFlags>, refused: bool, outcome: Option<&Outcome>) -> Done {
+        let (last_insert_id, affected_rows) = match outcome {
+            Some(Outcome::Ok(ok)) => (ok.last_insert_id, ok.affected_rows),
+            _ => (0, 0),
+        };
+        Done {
+            status,
+            err: refused || outcome.is_some_and(Outcome::is_err),
+            last_insert_id,
+            read_only_refused: refused,
+            changes: self.changes,
+            gtid_reported: self.gtid_reported,
+            affected_rows,
+        }
     }
 }
 
@@ -252,11 +288,10 @@ async fn forward_infile(
                 forwarded: true,
             })?;
         backend
-            .stream
-            .write_all(&raw)
+            .write_raw(&raw)
             .await
-            .map_err(|e| RelayError::Backend {
-                error: ConnError::Io(e),
+            .map_err(|error| RelayError::Backend {
+                error,
                 forwarded: true,
             })?;
     }
@@ -279,20 +314,18 @@ async fn collect_untimed(
     backend: &mut Conn,
     cmd: Command,
 ) -> Result<(bytes::BytesMut, tandem_protocol::Outcome), ConnError> {
-    let mut stream = ResponseStream::new(cmd, backend.capabilities);
+    let mut stream = ResponseStream::new(cmd, backend.capabilities());
     let mut out = bytes::BytesMut::new();
     loop {
-        let scan = stream.scan(&backend.buf)?;
-        out.extend_from_slice(&backend.buf[..scan.consumed]);
-        backend.buf.advance(scan.consumed);
+        let scan = stream.scan(backend.buffered())?;
+        out.extend_from_slice(&backend.buffered()[..scan.consumed]);
+        backend.consume(scan.consumed);
         match scan.step {
             Step::Done(outcome) => return Ok((out, outcome)),
             Step::Tracked(_) => continue,
             Step::Continue => {}
             Step::LocalInfile | Step::AuthRequest => {
-                return Err(ConnError::Login(
-                    "unexpected request in a metadata response".into(),
-                ))
+                return Err(ConnError::Unexpected("a request in a metadata response"))
             }
         }
         backend.fill().await?;

@@ -7,10 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tandem_monitor::{
-    ElectionSettings, Failback, Failover, FenceSettings, HealthSettings, Monitor, MonitorConfig,
-    NodeConfig,
-};
+use tandem_monitor::{Monitor, MonitorSettings, NodeConfig};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -33,8 +30,8 @@ pub enum ProxyError {
 }
 
 /// Builds the monitor configuration from the proxy configuration.
-pub fn monitor_config(config: &Config) -> MonitorConfig {
-    MonitorConfig {
+pub fn monitor_config(config: &Config) -> MonitorSettings {
+    MonitorSettings {
         nodes: config
             .backends
             .iter()
@@ -47,35 +44,10 @@ pub fn monitor_config(config: &Config) -> MonitorConfig {
             .collect(),
         user: config.monitor.user.clone(),
         password: config.monitor.password.clone(),
-        health: HealthSettings {
-            inter: config.health.inter,
-            downinter: config.health.downinter,
-            rise: config.health.rise,
-            fall: config.health.fall,
-            timeout: config.health.timeout,
-        },
-        election: ElectionSettings {
-            failover: if config.writer.failover == "off" {
-                Failover::Off
-            } else {
-                Failover::Safe
-            },
-            failback: if config.writer.failback == "auto" {
-                Failback::Auto
-            } else {
-                Failback::Manual
-            },
-            read_only_fence: config.writer.fence == "read_only",
-            verify_failure: config.writer.verify_failure,
-            catch_up_timeout: config.writer.catch_up_timeout,
-        },
+        health: config.health,
+        election: config.writer.election(),
         max_lag: config.monitor.max_lag,
-        fence: FenceSettings {
-            enabled: config.writer.auto_increment_fence,
-            schemas: config.writer.fence_schemas.clone(),
-            margin: config.writer.fence_margin,
-            ..FenceSettings::default()
-        },
+        fence: config.writer.fence_settings(),
     }
 }
 
@@ -115,42 +87,10 @@ async fn serve_sessions(
     let monitor = Monitor::spawn(monitor_config(&config));
     let events = monitor.subscribe();
     let shared = Shared::new(config, monitor, placement.live());
-    tokio::spawn(shared.clone().follow_monitor());
+    tokio::spawn(shared.clone().follow_server_caps());
     tokio::spawn(shared.clone().record_events(events));
-    // Causal reads across sessions: one follower per node keeps what it has applied current.
-    let _followers: Vec<AbortOnDrop> =
-        if shared.config.routing.read_your_writes == crate::config::ReadYourWrites::Global {
-            shared
-                .config
-                .backends
-                .iter()
-                .enumerate()
-                .map(|(i, b)| {
-                    AbortOnDrop(tokio::spawn(crate::causal::follow(
-                        shared.causal.clone(),
-                        i,
-                        b.address.clone(),
-                        shared.config.monitor.user.clone(),
-                        shared.config.monitor.password.clone(),
-                        shared.config.health.timeout,
-                    )))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-    let admin = match shared.config.admin.clone() {
-        Some(a) => {
-            let l = TcpListener::bind(a.listen).await?;
-            info!(listen = %l.local_addr()?, "admin interface listening");
-            Some(AbortOnDrop(tokio::spawn(crate::admin::serve(
-                l,
-                a,
-                shared.clone(),
-            ))))
-        }
-        None => None,
-    };
+    let _followers = spawn_causal_followers(&shared);
+    let admin = spawn_admin(&shared).await?;
     let limit = Arc::new(Semaphore::new(shared.config.proxy.max_connections));
     let mut sessions = JoinSet::new();
     info!(listen = %listener.local_addr()?, "tandem listening");
@@ -196,11 +136,54 @@ async fn serve_sessions(
         }
     }
     drop(listener);
+    drain(sessions, shared.config.proxy.shutdown_timeout).await;
+    drop(admin);
+    Ok(())
+}
+
+/// Causal reads across sessions: one follower per node keeps what it has applied current.
+fn spawn_causal_followers(shared: &Arc<Shared>) -> Vec<AbortOnDrop> {
+    if shared.config.routing.read_your_writes != crate::config::ReadYourWrites::Global {
+        return Vec::new();
+    }
+    shared
+        .config
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            AbortOnDrop(tokio::spawn(crate::causal::follow(
+                shared.causal.clone(),
+                i,
+                b.address.clone(),
+                shared.config.monitor.user.clone(),
+                shared.config.monitor.password.clone(),
+                shared.config.health.timeout,
+            )))
+        })
+        .collect()
+}
+
+/// The MySQL-protocol admin listener, when configured.
+async fn spawn_admin(shared: &Arc<Shared>) -> Result<Option<AbortOnDrop>, ProxyError> {
+    let Some(a) = shared.config.admin.clone() else {
+        return Ok(None);
+    };
+    let l = TcpListener::bind(a.listen).await?;
+    info!(listen = %l.local_addr()?, "admin interface listening");
+    Ok(Some(AbortOnDrop(tokio::spawn(crate::admin::serve(
+        l,
+        a,
+        shared.clone(),
+    )))))
+}
+
+/// After the listener closed: lets running sessions finish within `deadline`, then cuts them.
+async fn drain(mut sessions: JoinSet<()>, deadline: Duration) {
     info!(
         sessions = sessions.len(),
         "shutting down: waiting for sessions"
     );
-    let deadline = shared.config.proxy.shutdown_timeout;
     let drained = tokio::time::timeout(deadline, async {
         while sessions.join_next().await.is_some() {}
     })
@@ -212,8 +195,6 @@ async fn serve_sessions(
         );
         sessions.shutdown().await;
     }
-    drop(admin);
-    Ok(())
 }
 
 /// Stops a background task when the proxy stops.

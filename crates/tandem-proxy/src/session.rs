@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tandem_monitor::Conn;
+use tandem_backend::Conn;
 use tandem_protocol::{OkPacket, StatusFlags};
 use tandem_router::{
     classify_with, client_charset_change, split_statements, CharsetClass, Dialect, PolicyConfig,
@@ -359,12 +359,12 @@ impl Session {
     fn dialect(&self) -> Dialect {
         Dialect {
             charset: self.charset,
-            ..self.shared.view.load().dialect
+            ..self.shared.topology.load().dialect
         }
     }
 
     fn pick_reader(&mut self) -> Option<usize> {
-        let view = self.shared.view.load();
+        let view = self.shared.topology.load();
         view.topology.reader(next_rand(&mut self.rng))
     }
 

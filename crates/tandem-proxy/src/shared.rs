@@ -15,7 +15,6 @@ use tokio::sync::broadcast;
 /// How many events the admin log keeps.
 const EVENT_LOG: usize = 200;
 use tandem_protocol::auth::native_password;
-use tandem_router::{Dialect, Node as RouterNode, Topology};
 
 use crate::config::Config;
 use crate::pool::Pool;
@@ -25,59 +24,6 @@ pub struct User {
     pub stored: [u8; 20],
     /// May KILL other users' sessions.
     pub connection_admin: bool,
-}
-
-/// The routing view of one monitor snapshot.
-pub struct RoutingView {
-    pub snapshot: Arc<Snapshot>,
-    pub topology: Topology,
-    /// How the nodes read SQL (their common version; unknown when they differ).
-    pub dialect: Dialect,
-}
-
-impl RoutingView {
-    pub fn from_snapshot(snapshot: Arc<Snapshot>, config: &Config) -> RoutingView {
-        let nodes = snapshot
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| RouterNode {
-                name: n.name.clone(),
-                weight: n.weight,
-                read_weight: n.read_weight,
-                up: n.up,
-                writable: snapshot.writer == Some(i),
-                eligible_writer: snapshot.writer == Some(i),
-                readable: n.readable || snapshot.writer == Some(i),
-                lag: if snapshot.writer == Some(i) {
-                    None
-                } else {
-                    n.lag
-                },
-                gtid: None,
-            })
-            .collect();
-        let dialect = Dialect::common(
-            snapshot
-                .nodes
-                .iter()
-                .filter_map(|n| n.status.as_ref())
-                .map(|s| Dialect::from_server_version(&s.version)),
-        );
-        RoutingView {
-            dialect,
-            topology: Topology {
-                nodes,
-                max_lag: Some(config.monitor.max_lag),
-            },
-            snapshot,
-        }
-    }
-
-    /// The writer's index.
-    pub fn writer(&self) -> Option<usize> {
-        self.snapshot.writer
-    }
 }
 
 /// Counters (exported by the admin endpoint when it exists).
@@ -121,7 +67,9 @@ pub struct Shared {
     pub users: HashMap<String, User>,
     pub pools: Vec<Pool>,
     pub monitor: Monitor,
-    pub view: ArcSwap<RoutingView>,
+    /// The monitor's published snapshot (the same cell, not a copy): sessions route by its
+    /// `topology` and wake on the monitor's change notification.
+    pub topology: Arc<ArcSwap<Snapshot>>,
     pub next_conn_id: AtomicU32,
     pub stats: Stats,
     /// The latest topology events (time, text), newest last.
@@ -164,11 +112,10 @@ impl Shared {
                 )
             })
             .collect();
-        let view = RoutingView::from_snapshot(monitor.snapshot(), &config);
         Arc::new(Shared {
             users,
             pools,
-            view: ArcSwap::from_pointee(view),
+            topology: monitor.snapshot_cell(),
             monitor,
             config,
             next_conn_id: AtomicU32::new(1),
@@ -181,19 +128,16 @@ impl Shared {
         })
     }
 
-    /// Keeps the routing view in step with the monitor's snapshots.
-    pub async fn follow_monitor(self: Arc<Shared>) {
+    /// Keeps each pool's cap below what its server can take (`max_connections`, as checked).
+    pub async fn follow_server_caps(self: Arc<Shared>) {
         let mut watch = self.monitor.watch();
         while watch.changed().await.is_ok() {
             let snapshot = self.monitor.snapshot();
-            // Never more connections to a node than it can take.
             for (pool, node) in self.pools.iter().zip(&snapshot.nodes) {
                 if let Some(status) = &node.status {
                     pool.set_server_cap(status.connection_cap());
                 }
             }
-            let view = RoutingView::from_snapshot(snapshot, &self.config);
-            self.view.store(Arc::new(view));
         }
     }
 

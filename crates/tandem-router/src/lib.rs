@@ -73,4 +73,6 @@ pub use session::{
     SERVER_STATUS_IN_TRANS_READONLY,
 };
 pub use statement::{Hint, SetKind, Statement, StatementKind};
-pub use topology::{Node, ReadCandidates, Topology, TopologyError, DEFAULT_READ_WEIGHT};
+pub use topology::{
+    preferred_writer, Node, ReadCandidates, Topology, TopologyError, DEFAULT_READ_WEIGHT,
+};

@@ -66,6 +66,27 @@ impl Node {
     }
 }
 
+/// The one writer-ranking rule, shared by [`Topology::writer`] and the monitor's sticky
+/// election: among `(index, name, weight)` candidates, the highest weight wins; ties go to the
+/// smallest name, then the lowest index. `None` for no candidates.
+pub fn preferred_writer<'a>(
+    candidates: impl IntoIterator<Item = (usize, &'a str, u32)>,
+) -> Option<usize> {
+    let mut best: Option<(usize, &str, u32)> = None;
+    for (i, name, weight) in candidates {
+        let better = match best {
+            None => true,
+            Some((_, b_name, b_weight)) => {
+                weight > b_weight || (weight == b_weight && name < b_name)
+            }
+        };
+        if better {
+            best = Some((i, name, weight));
+        }
+    }
+    best.map(|(i, _, _)| i)
+}
+
 /// A topology problem found by [`Topology::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
@@ -112,20 +133,13 @@ impl Topology {
     /// The writer: the highest-`weight` node that is up, writable and eligible; ties go to the
     /// smallest name (then the lowest index). `None` when no node qualifies.
     pub fn writer(&self) -> Option<usize> {
-        let mut best: Option<(usize, &Node)> = None;
-        for (i, n) in self.nodes.iter().enumerate() {
-            if !n.can_write() {
-                continue;
-            }
-            let better = match best {
-                None => true,
-                Some((_, b)) => n.weight > b.weight || (n.weight == b.weight && n.name < b.name),
-            };
-            if better {
-                best = Some((i, n));
-            }
-        }
-        best.map(|(i, _)| i)
+        preferred_writer(
+            self.nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.can_write())
+                .map(|(i, n)| (i, n.name.as_str(), n.weight)),
+        )
     }
 
     /// `true` when node `i` may serve reads given the current `writer`.

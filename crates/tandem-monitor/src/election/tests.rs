@@ -44,6 +44,7 @@ fn cand<'a>(name: &'a str, weight: u32, up: bool, st: &'a NodeStatus) -> Candida
         weight,
         up,
         status: Some(st),
+        drained: false,
     }
 }
 
@@ -213,6 +214,7 @@ fn at<'a>(
         weight,
         up,
         status: Some(st),
+        drained: false,
     }
 }
 
@@ -453,4 +455,35 @@ fn read_only_fence_does_not_reopen_a_writer_that_came_back_read_only() {
         Some(WriterChange::Failover { from: 0 })
     );
     assert_eq!(e.writer(), Some(1));
+}
+
+#[test]
+fn switchover_waits_for_catch_up_and_drained_nodes_never_write() {
+    let mut e = Election::new(ElectionSettings::default());
+    let w = status("0-1-20", true, false);
+    let behind = status("0-1-15", true, false);
+    let level = status("0-1-20", true, false);
+    let nodes = [cand("cn1", 256, true, &w), cand("cn2", 1, true, &behind)];
+    e.update(&nodes);
+    assert_eq!(e.writer(), Some(0));
+    assert_eq!(
+        e.set_writer(1, &nodes),
+        Err(OperatorError::NotCaughtUp("cn2".into()))
+    );
+    assert_eq!(e.writer(), Some(0), "a refused switchover changes nothing");
+    let nodes = [cand("cn1", 256, true, &w), cand("cn2", 1, true, &level)];
+    assert_eq!(e.switchover_target(0, &nodes), Some(1));
+    assert!(matches!(
+        e.set_writer(1, &nodes),
+        Ok(WriterChange::Manual { from: Some(0) })
+    ));
+    // A drained node is never chosen, not even as the only writable one.
+    let mut drained = cand("cn1", 256, true, &w);
+    drained.drained = true;
+    let nodes = [drained, cand("cn2", 1, true, &level)];
+    assert_eq!(e.switchover_target(1, &nodes), None);
+    assert_eq!(
+        e.set_writer(0, &nodes),
+        Err(OperatorError::NotWritable("cn1".into()))
+    );
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::{Aggregator, Event, MonitorConfig, Msg, Snapshot};
+use super::{Aggregator, Event, MonitorSettings, Msg, Snapshot};
 use crate::fence::{fence, set_read_only, FenceReport};
 
 /// What has to happen before a node elected writer gets the writes.
@@ -29,7 +29,7 @@ pub(super) struct Takeover {
 
 /// Runs a [`Plan`]: close the others, raise counters, open the new writer — in that order, so
 /// two nodes are never writable at once.
-async fn take_over(address: &str, cfg: &MonitorConfig, plan: Plan) -> Result<Takeover, String> {
+async fn take_over(address: &str, cfg: &MonitorSettings, plan: Plan) -> Result<Takeover, String> {
     let timeout = fence_timeout(cfg);
     for (_, other) in &plan.close {
         set_read_only(other, &cfg.user, &cfg.password, true, timeout)
@@ -51,7 +51,7 @@ async fn take_over(address: &str, cfg: &MonitorConfig, plan: Plan) -> Result<Tak
     Ok(Takeover { plan, report })
 }
 
-fn fence_timeout(cfg: &MonitorConfig) -> Duration {
+fn fence_timeout(cfg: &MonitorSettings) -> Duration {
     cfg.health.timeout.max(Duration::from_secs(5))
 }
 

@@ -226,6 +226,36 @@ impl ResponseStream {
                 Some(ERR_HEADER) => self.err(payload),
                 _ => Ok(Step::Continue),
             },
+            State::PrepareHead
+            | State::PrepareParams { .. }
+            | State::PrepareParamsEof
+            | State::PrepareColumns { .. }
+            | State::PrepareColumnsEof => self.prepare_packet(payload),
+            State::FieldList => match first {
+                Some(EOF_HEADER) if short_terminator => self.terminator(payload),
+                Some(ERR_HEADER) => self.err(payload),
+                _ => Ok(Step::Continue),
+            },
+            State::Statistics => {
+                if header.is_continued() {
+                    // The string goes on; only its last packet completes the response.
+                    self.continued = false;
+                    return Ok(Step::Continue);
+                }
+                if first == Some(ERR_HEADER) {
+                    return self.err(payload);
+                }
+                Ok(self.done(Outcome::Text))
+            }
+            State::ChangeUser => self.change_user_reply(payload),
+            State::InfileData | State::Done => Err(self.unexpected(payload)),
+        }
+    }
+
+    /// One packet of a COM_STMT_PREPARE response: the prepare-OK, then the parameter and column
+    /// definitions, each block ended by an EOF unless `DEPRECATE_EOF`.
+    fn prepare_packet(&mut self, payload: &[u8]) -> Result<Step> {
+        match self.state {
             State::PrepareHead => self.prepare_head(payload),
             State::PrepareParams { remaining } => {
                 self.state = match remaining.saturating_sub(1) {
@@ -254,33 +284,21 @@ impl ResponseStream {
                 self.expect_eof(payload)?;
                 Ok(self.prepared_done())
             }
-            State::FieldList => match first {
-                Some(EOF_HEADER) if short_terminator => self.terminator(payload),
-                Some(ERR_HEADER) => self.err(payload),
-                _ => Ok(Step::Continue),
-            },
-            State::Statistics => {
-                if header.is_continued() {
-                    // The string goes on; only its last packet completes the response.
-                    self.continued = false;
-                    return Ok(Step::Continue);
-                }
-                if first == Some(ERR_HEADER) {
-                    return self.err(payload);
-                }
-                Ok(self.done(Outcome::Text))
+            _ => Err(self.unexpected(payload)),
+        }
+    }
+
+    /// The server's reply to COM_CHANGE_USER: OK, ERR, or an authentication request.
+    fn change_user_reply(&mut self, payload: &[u8]) -> Result<Step> {
+        match payload.first().copied() {
+            Some(OK_HEADER) => {
+                let ok = OkPacket::parse(payload, self.caps)?;
+                self.last_status = Some(ok.status);
+                Ok(self.done(Outcome::Ok(ok)))
             }
-            State::ChangeUser => match first {
-                Some(OK_HEADER) => {
-                    let ok = OkPacket::parse(payload, self.caps)?;
-                    self.last_status = Some(ok.status);
-                    Ok(self.done(Outcome::Ok(ok)))
-                }
-                Some(ERR_HEADER) => self.err(payload),
-                Some(EOF_HEADER | AUTH_MORE_DATA_HEADER) => Ok(Step::AuthRequest),
-                _ => Err(self.unexpected(payload)),
-            },
-            State::InfileData | State::Done => Err(self.unexpected(payload)),
+            Some(ERR_HEADER) => self.err(payload),
+            Some(EOF_HEADER | AUTH_MORE_DATA_HEADER) => Ok(Step::AuthRequest),
+            _ => Err(self.unexpected(payload)),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use tandem_monitor::ConnError;
+use tandem_backend::ConnError;
 use tracing::info;
 
 use super::{next_rand, Backend, BackendError, Session, Stop, Target};
@@ -45,7 +45,7 @@ impl Session {
                     tried.push(node);
                     let next = match target {
                         Target::Read(_) if tried.len() < 4 => {
-                            let view = self.shared.view.load();
+                            let view = self.shared.topology.load();
                             let r = next_rand(&mut self.rng);
                             view.topology
                                 .read_candidates(r)
@@ -93,7 +93,7 @@ impl Session {
         let hold = self.shared.config.proxy.write_hold;
         let deadline = tokio::time::Instant::now() + hold;
         loop {
-            let view = self.shared.view.load();
+            let view = self.shared.topology.load();
             if let Some(w) = view.writer().filter(|&w| Some(w) != exclude) {
                 if let Some(tx) = self.tx_node.filter(|&t| t != w) {
                     let msg = format!(
@@ -109,7 +109,7 @@ impl Session {
             }
             let reason = match (view.writer(), exclude) {
                 (Some(w), Some(x)) if w == x => format!("{} unreachable", self.node_name(w)),
-                _ => view.snapshot.no_writer_reason.clone(),
+                _ => view.no_writer_reason.clone(),
             };
             drop(view);
             let wait = tokio::time::timeout_at(deadline, self.topology.changed()).await;
@@ -131,88 +131,104 @@ impl Session {
     pub(super) async fn backend(&mut self, node: usize) -> Result<Backend, BackendError> {
         let mut b = match self.backends.get_mut(node).and_then(Option::take) {
             Some(b) => b,
-            None => {
-                let pool = self
-                    .shared
-                    .pools
-                    .get(node)
-                    .ok_or_else(|| BackendError::Other("no such backend".into()))?;
-                let (conn, permit, read_only) =
-                    pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
-                        let msg =
-                            format!("Cannot connect to backend '{}': {e}", self.node_name(node));
-                        match e {
-                            PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
-                                BackendError::Unreachable(msg)
-                            }
-                            PoolError::Full { .. } => BackendError::Busy(e.to_string()),
-                            PoolError::Connect(ConnError::Server(ref err))
-                                if err.code == 1040 || err.code == 1203 =>
-                            {
-                                BackendError::Busy(msg)
-                            }
-                            // The server's own refusal (1045, 1044, 1049, ...), as it sent it.
-                            PoolError::Connect(ConnError::Server(err)) => BackendError::Server(err),
-                            _ => BackendError::Other(msg),
-                        }
-                    })?;
-                self.track(node, Some(conn.connection_id));
-                Backend {
-                    conn,
-                    permit,
-                    multi_off: false,
-                    known: super::state::Tracked::default(),
-                    read_only,
-                }
-            }
+            None => self.checkout(node).await?,
         };
         if b.multi_off != self.multi_off {
-            let opt: u16 = if self.multi_off { 1 } else { 0 };
-            let mut p = vec![0x1b];
-            p.extend_from_slice(&opt.to_le_bytes());
-            let res = match b.conn.send_command(&p).await {
-                Ok(()) => {
-                    crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption).await
-                }
-                Err(e) => Err(e),
-            };
-            match res {
-                Ok((_, o)) if !o.is_err() => b.multi_off = self.multi_off,
-                _ => {
-                    return Err(BackendError::Other(format!(
-                        "Cannot restore COM_SET_OPTION on '{}'",
-                        self.node_name(node)
-                    )))
-                }
-            }
+            self.restore_multi_statements(&mut b, node).await?;
         }
+        self.level_state(&mut b, node).await?;
+        Ok(b)
+    }
+
+    /// A connection from the node's pool, its failure mapped to what the client is told.
+    async fn checkout(&mut self, node: usize) -> Result<Backend, BackendError> {
+        let pool = self
+            .shared
+            .pools
+            .get(node)
+            .ok_or_else(|| BackendError::Other("no such backend".into()))?;
+        let (conn, permit, read_only) =
+            pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
+                let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
+                match e {
+                    PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
+                        BackendError::Unreachable(msg)
+                    }
+                    PoolError::Full { .. } => BackendError::Busy(e.to_string()),
+                    PoolError::Connect(ConnError::Server(ref err))
+                        if err.code == 1040 || err.code == 1203 =>
+                    {
+                        BackendError::Busy(msg)
+                    }
+                    // The server's own refusal (1045, 1044, 1049, ...), as it sent it.
+                    PoolError::Connect(ConnError::Server(err)) => BackendError::Server(err),
+                    _ => BackendError::Other(msg),
+                }
+            })?;
+        self.track(node, Some(conn.connection_id()));
+        Ok(Backend {
+            conn,
+            permit,
+            multi_off: false,
+            known: super::state::Tracked::default(),
+            read_only,
+        })
+    }
+
+    /// Brings the connection's COM_SET_OPTION (multi-statements) to the client's.
+    async fn restore_multi_statements(
+        &self,
+        b: &mut Backend,
+        node: usize,
+    ) -> Result<(), BackendError> {
+        let opt: u16 = if self.multi_off { 1 } else { 0 };
+        let mut p = vec![0x1b];
+        p.extend_from_slice(&opt.to_le_bytes());
+        let res = match b.conn.send_command(&p).await {
+            Ok(()) => crate::relay::collect(&mut b.conn, tandem_protocol::Command::SetOption).await,
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok((_, o)) if !o.is_err() => {
+                b.multi_off = self.multi_off;
+                Ok(())
+            }
+            _ => Err(BackendError::Other(format!(
+                "Cannot restore COM_SET_OPTION on '{}'",
+                self.node_name(node)
+            ))),
+        }
+    }
+
+    /// Brings the connection level with the client's session state (as its servers reported
+    /// it, in Tandem's own statements) and with its role: READ ONLY unless `node` is the writer.
+    async fn level_state(&mut self, b: &mut Backend, node: usize) -> Result<(), BackendError> {
         // Every connection to a node that is not the writer runs READ ONLY, so the server
         // itself refuses a write the classifier let through (1792, re-run on the writer).
-        let reader = self.shared.view.load().writer() != Some(node);
+        let reader = self.shared.topology.load().writer() != Some(node);
         if !reader && b.read_only {
             // The node became the writer: lift the mode, then replay the client's own state
             // (which may hold its own `SET SESSION TRANSACTION READ ONLY`).
-            self.set_access_mode(&mut b, node, false).await?;
+            self.set_access_mode(b, node, false).await?;
             b.known = super::state::Tracked::default();
         }
-        // The client's session state, as its servers reported it, in Tandem's own statements.
         let (set, schema) = self.tracked.catch_up(&b.known, reader);
         let caught_up = set.is_some() || schema.is_some();
         if let Some(db) = schema {
             let sql = format!("USE `{}`", db.replace('`', "``"));
-            self.exec_state(&mut b, node, &sql).await?;
+            self.exec_state(b, node, &sql).await?;
         }
         if let Some(sql) = set {
-            self.exec_state(&mut b, node, &sql).await?;
+            self.exec_state(b, node, &sql).await?;
         }
         if caught_up {
             b.known.caught_up(&self.tracked);
         }
         // Last, so no copied client state (`tx_read_only = OFF`) lifts it.
         if reader && !b.read_only {
-            self.set_access_mode(&mut b, node, true).await?;
+            self.set_access_mode(b, node, true).await?;
         }
-        Ok(b)
+        Ok(())
     }
 
     /// Runs one of Tandem's session-state statements on a backend connection.

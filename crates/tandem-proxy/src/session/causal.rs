@@ -8,7 +8,8 @@
 //! replica. Otherwise the read goes to the writer. Nothing waits: a replica either has the write
 //! or is skipped.
 
-use tandem_monitor::{ConnError, GtidPosition};
+use tandem_backend::ConnError;
+use tandem_monitor::GtidPosition;
 use tracing::debug;
 
 use super::Session;
@@ -54,7 +55,7 @@ impl Session {
     /// Whether `reader` may serve the session's next read (`false`: send it to the writer).
     pub(super) async fn causal_ok(&mut self, reader: usize) -> bool {
         if self.shared.config.routing.read_your_writes == ReadYourWrites::Global {
-            let writer = self.shared.view.load().writer();
+            let writer = self.shared.topology.load().writer();
             let ok = writer.is_none_or(|w| w == reader) || self.shared.causal.covers(reader);
             if !ok {
                 self.shared
@@ -67,7 +68,7 @@ impl Session {
         if !self.causal_mode() {
             return true;
         }
-        let view = self.shared.view.load_full();
+        let view = self.shared.topology.load_full();
         let Some(writer) = view.writer() else {
             return true; // no writer to read from either; the reader is the best there is
         };
@@ -106,7 +107,6 @@ impl Session {
             return true;
         }
         let polled = view
-            .snapshot
             .nodes
             .get(reader)
             .and_then(|n| n.status.as_ref())

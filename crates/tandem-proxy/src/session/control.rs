@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tandem_protocol::auth::native_password;
-use tandem_protocol::{AuthSwitchRequest, ChangeUser, OkPacket, StatusFlags};
+use tandem_protocol::{ChangeUser, OkPacket, StatusFlags};
 
 use super::{Session, Stop};
 use crate::errors;
@@ -131,49 +130,25 @@ impl Session {
                 return self.reply_err(seq, errors::MALFORMED, &msg).await;
             }
         };
-        let mut seq = seq;
-        let mut auth = cu.auth_response.clone();
-        if cu
-            .auth_plugin_name
-            .as_deref()
-            .is_some_and(|p| p != "mysql_native_password")
-        {
-            let mut data = self.login.salt.to_vec();
-            data.push(0);
-            let switch = AuthSwitchRequest {
-                plugin: "mysql_native_password".into(),
-                data,
-            };
-            let mut p = BytesMut::new();
-            switch.encode(&mut p);
-            let mut out = BytesMut::new();
-            tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &p);
-            self.io.send(&out).await.map_err(|_| Stop::Client)?;
-            match self.io.read_packet(1024).await {
-                Ok(Some((s, data))) => {
-                    seq = s;
-                    auth = data.to_vec();
-                }
-                _ => return Err(Stop::Client),
-            }
-        }
-        let sha1 = self
-            .shared
-            .users
-            .get(&cu.username)
-            .and_then(|u| native_password::verify(&u.stored, &self.login.salt, &auth));
-        let Some(sha1) = sha1 else {
-            self.shared
-                .stats
-                .auth_failures
-                .fetch_add(1, Ordering::Relaxed);
-            let msg = format!(
-                "Access denied for user '{}'@'{}' (using password: {})",
-                cu.username,
-                self.io.peer.ip(),
-                if auth.is_empty() { "NO" } else { "YES" }
-            );
-            self.reply_err(seq, errors::ACCESS_DENIED, &msg).await?;
+        let shared = self.shared.clone();
+        let stored = |user: &str| shared.users.get(user).map(|u| u.stored);
+        let on_denied = |user: &str| crate::frontend::client_denied(&shared, user);
+        let acceptor = crate::frontend::Acceptor {
+            server_version: String::new(),
+            capabilities: self.login.capabilities,
+            max_handshake_size: shared.config.proxy.max_handshake_size,
+            stored: &stored,
+            on_denied: &on_denied,
+        };
+        let answer = crate::frontend::Answer {
+            seq,
+            user: &cu.username,
+            plugin: cu.auth_plugin_name.as_deref(),
+            auth: cu.auth_response.clone(),
+        };
+        let salt = self.login.salt;
+        let verified = crate::frontend::verify(&mut self.io, &acceptor, &salt, answer).await;
+        let Ok(Some((seq, sha1))) = verified else {
             return Err(Stop::Client);
         };
         self.release();

@@ -81,13 +81,13 @@ impl Session {
             self.backends[target] = Some(backend);
             return Ok(Forwarded::Nothing);
         };
-        let on_writer = self.shared.view.load().writer() == Some(target);
+        let on_writer = self.shared.topology.load().writer() == Some(target);
         let shared = &self.shared;
         let mut node_watch = crate::relay::NodeWatch {
             watch: &mut self.topology,
             is_down: || {
-                let view = shared.view.load();
-                view.snapshot.nodes.get(target).is_some_and(|n| !n.up)
+                let view = shared.topology.load();
+                view.nodes.get(target).is_some_and(|n| !n.up)
             },
         };
         let relayed = tokio::time::timeout(
@@ -104,7 +104,7 @@ impl Session {
         )
         .await
         .unwrap_or(Err(RelayError::Backend {
-            error: tandem_monitor::ConnError::Timeout,
+            error: tandem_backend::ConnError::Timeout,
             // Part of the answer may have gone out: the client is disconnected.
             forwarded: true,
         }));
@@ -142,7 +142,7 @@ impl Session {
         let Some((target, mut backend)) = self.acquire(seq, target).await? else {
             return Ok(Err(Forwarded::Nothing));
         };
-        let on_writer = self.shared.view.load().writer() == Some(target);
+        let on_writer = self.shared.topology.load().writer() == Some(target);
         let stat = if on_writer {
             &self.shared.stats.statements_writer
         } else {
@@ -166,7 +166,7 @@ impl Session {
         let limit = self.shared.config.proxy.backend_timeout;
         let sent = tokio::time::timeout(limit, backend.conn.send_command(payload))
             .await
-            .unwrap_or(Err(tandem_monitor::ConnError::Timeout));
+            .unwrap_or(Err(tandem_backend::ConnError::Timeout));
         if let Err(e) = sent {
             let msg = format!(
                 "Lost connection to backend '{}': {e}",

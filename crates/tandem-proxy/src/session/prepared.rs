@@ -315,7 +315,7 @@ impl Session {
         let Some(id) = self.client_stmt_id(&payload) else {
             return Ok(());
         };
-        let Some(node) = self.shared.view.load().writer() else {
+        let Some(node) = self.shared.topology.load().writer() else {
             return Ok(()); // the execution will be refused for want of a writer
         };
         let Ok(bid) = self.ensure_prepared(id, node).await else {

@@ -1,6 +1,11 @@
-//! A small async MySQL client over `tandem-protocol`: connect, log in, run text queries, and hand
-//! out raw packets. The poller uses it for checks; the proxy uses it for its backend connections,
-//! reaching the socket and read buffer directly for zero-copy relaying.
+//! tandem-backend: a small async MySQL/MariaDB client over `tandem-protocol`.
+//!
+//! One connection type, [`Conn`], serves both users of a server connection in Tandem: the monitor
+//! logs in, runs its checks as text queries and reads the rows; the proxy relays client commands
+//! on it without copying, scanning the bytes the connection has buffered ([`Conn::buffered`],
+//! [`Conn::consume`]) and writing raw packets ([`Conn::write_raw`]). The socket and buffers stay
+//! private: every read goes through [`Conn::fill`], so the buffer-growth policy and the
+//! end-of-stream check live in one place.
 
 use std::time::Duration;
 
@@ -16,7 +21,10 @@ const MAX_RESPONSE_PACKET: usize = 1 << 30;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::status::Row;
+use std::collections::HashMap;
+
+/// One result row by column name (`None` = SQL NULL).
+pub type Row = HashMap<String, Option<String>>;
 
 /// Why a client operation failed. Never carries credentials.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +44,10 @@ pub enum ConnError {
     /// Login failed for a reason other than an ERR packet (unsupported plugin, ...).
     #[error("login: {0}")]
     Login(String),
+    /// The server sent something valid but out of place (an authentication request in the
+    /// middle of a result, a LOCAL INFILE request to a client that never sends files).
+    #[error("unexpected from the server: {0}")]
+    Unexpected(&'static str),
 }
 
 /// A text-protocol result: column names and rows of nullable strings.
@@ -103,18 +115,14 @@ impl std::fmt::Debug for Login<'_> {
 /// An authenticated connection to a server.
 #[derive(Debug)]
 pub struct Conn {
-    /// The socket (the proxy relays on it directly).
-    pub stream: TcpStream,
+    stream: TcpStream,
     /// Bytes read but not yet consumed.
-    pub buf: BytesMut,
-    /// Negotiated capabilities.
-    pub capabilities: Capabilities,
-    /// The server's connection id (for KILL).
-    pub connection_id: u32,
-    /// The server's version string.
-    pub server_version: String,
+    buf: BytesMut,
+    capabilities: Capabilities,
+    connection_id: u32,
+    server_version: String,
     /// Status flags from the last OK/EOF seen by this client's own methods.
-    pub status: StatusFlags,
+    status: StatusFlags,
     /// How much room the next read gets: doubles (up to 256 KiB) while reads fill it, so large
     /// results move in few big reads and idle connections stay small.
     read_chunk: usize,
@@ -247,6 +255,43 @@ impl Conn {
             self.wbuf = BytesMut::new(); // a large statement does not stay allocated
         }
         sent?;
+        Ok(())
+    }
+
+    /// Negotiated capabilities.
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// The server's connection id (for KILL).
+    pub fn connection_id(&self) -> u32 {
+        self.connection_id
+    }
+
+    /// The server's version string from its handshake.
+    pub fn server_version(&self) -> &str {
+        &self.server_version
+    }
+
+    /// Status flags from the last OK/EOF this client's own methods read (not the relayed ones).
+    pub fn status(&self) -> StatusFlags {
+        self.status
+    }
+
+    /// Bytes read from the server and not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Drops the first `n` buffered bytes (after relaying them). `n` beyond the buffer is capped.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        bytes::Buf::advance(&mut self.buf, n);
+    }
+
+    /// Writes bytes that are already framed packets (relayed client packets) to the server.
+    pub async fn write_raw(&mut self, packets: &[u8]) -> Result<(), ConnError> {
+        self.stream.write_all(packets).await?;
         Ok(())
     }
 
