@@ -363,10 +363,17 @@ impl Election {
         let Some((lost, last)) = self.lost.clone() else {
             // First writer: the writable node (with the fence, the one other proxies opened);
             // with the fence and none open, the best node once it has applied its relay log.
-            let w = best(nodes, |_, c| c.writable()).or_else(|| {
-                let b = best(nodes, |_, c| c.eligible(fence))?;
-                nodes.get(b)?.status?.relay_drained().then_some(b)
-            })?;
+            // Among writable nodes, one that has applied everything the others have: after a
+            // failover and a restart of Tandem, a returning higher-weight node that is still
+            // catching up must not take the writes back unchecked. When no node is ahead of
+            // all (GTIDs unknown, or diverged after a lossy failover), weight decides.
+            let ahead = best(nodes, |i, c| c.writable() && ahead_of_others(i, nodes));
+            let w = ahead
+                .or_else(|| best(nodes, |_, c| c.writable()))
+                .or_else(|| {
+                    let b = best(nodes, |_, c| c.eligible(fence))?;
+                    nodes.get(b)?.status?.relay_drained().then_some(b)
+                })?;
             self.writer = Some(w);
             return Some(WriterChange::Initial);
         };
@@ -459,6 +466,18 @@ impl Election {
 }
 
 /// Highest weight among the nodes `keep` accepts; ties broken by name.
+/// Node `i` has applied every transaction the other up nodes have (by GTID, relay log drained).
+fn ahead_of_others(i: usize, nodes: &[Candidate<'_>]) -> bool {
+    let Some(mine) = nodes.get(i).and_then(|c| c.status) else {
+        return false;
+    };
+    nodes
+        .iter()
+        .enumerate()
+        .filter(|(j, o)| *j != i && o.up)
+        .all(|(_, o)| o.status.is_some_and(|theirs| mine.caught_up_with(theirs)))
+}
+
 fn best(nodes: &[Candidate<'_>], keep: impl Fn(usize, &Candidate<'_>) -> bool) -> Option<usize> {
     tandem_router::preferred_writer(
         nodes

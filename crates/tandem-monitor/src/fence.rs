@@ -68,6 +68,12 @@ pub async fn fence(
     let wait = settings.lock_wait.as_secs().max(1);
     conn.exec(&format!("SET SESSION lock_wait_timeout = {wait}"))
         .await?;
+    if crate::status::Flavor::detect(conn.server_version()) == crate::status::Flavor::MySql {
+        // MySQL 8 caches information_schema.TABLES.AUTO_INCREMENT (24 h by default): read the
+        // counters as they are now.
+        conn.exec("SET SESSION information_schema_stats_expiry = 0")
+            .await?;
+    }
     let which = if settings.schemas.is_empty() {
         "NOT IN ('mysql','information_schema','performance_schema','sys')".to_owned()
     } else {

@@ -487,3 +487,24 @@ fn switchover_waits_for_catch_up_and_drained_nodes_never_write() {
         Err(OperatorError::NotWritable("cn1".into()))
     );
 }
+
+#[test]
+fn at_start_a_lagging_higher_weight_node_does_not_take_the_writes() {
+    // Tandem restarts after a failover to cn2: cn1 is back, writable, still catching up.
+    let cn1 = status("0-2-40", true, false);
+    let cn2 = status("0-2-55", true, false);
+    let mut e = Election::new(ElectionSettings::default());
+    let nodes = [cand("cn1", 256, true, &cn1), cand("cn2", 1, true, &cn2)];
+    assert_eq!(e.update(&nodes), Some(WriterChange::Initial));
+    assert_eq!(e.writer(), Some(1), "cn2 has what cn1 has not applied yet");
+    // Level again: a fresh start picks by weight.
+    let level = status("0-2-55", true, false);
+    let mut e = Election::new(ElectionSettings::default());
+    e.update(&[cand("cn1", 256, true, &level), cand("cn2", 1, true, &cn2)]);
+    assert_eq!(e.writer(), Some(0));
+    // Unknown GTIDs: weight decides, as before.
+    let blind = status("", true, false);
+    let mut e = Election::new(ElectionSettings::default());
+    e.update(&[cand("cn1", 256, true, &blind), cand("cn2", 1, true, &blind)]);
+    assert_eq!(e.writer(), Some(0));
+}
