@@ -2,14 +2,24 @@
 //! installs the tracing subscriber and runs the proxy engine until SIGTERM/SIGINT.
 //!
 //! ```text
-//! tandem --config tandem.toml          run the proxy
-//! tandem check --config tandem.toml    validate and print the resolved setup
+//! tandem --config tandem.toml                 run the proxy (SIGHUP reloads the file)
+//! tandem check --config tandem.toml           validate and print the resolved setup
+//! tandem explain "SELECT ..." [--config f]    how one statement is read and routed
+//! tandem import-haproxy haproxy.cfg           a Tandem config from a HAProxy one
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// `println!` that ignores a closed stdout (`tandem check | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 use tandem_proxy::{Config, ReadYourWrites};
 
 #[derive(Parser, Debug)]
@@ -22,6 +32,9 @@ struct Cli {
     /// Configuration file (TOML).
     #[arg(long, short, global = true, default_value = "tandem.toml")]
     config: PathBuf,
+    /// Log format, overriding `[log] format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<Format>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -30,10 +43,33 @@ struct Cli {
 enum Cmd {
     /// Validate the configuration and print the resolved setup.
     Check,
+    /// Show how Tandem reads one statement and where a fresh session would send it; with a
+    /// configuration that has `[http]`, also the node it would go to now.
+    Explain {
+        /// The statement.
+        sql: String,
+    },
+    /// Turn a HAProxy config (TCP mode, `option mysql-check`, `server ... weight W check`
+    /// lines) into a Tandem config on stdout; what cannot be carried over goes to stderr.
+    ImportHaproxy {
+        /// The HAProxy configuration file.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Format {
+    Human,
+    Json,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Some(Cmd::Explain { sql }) => return explain(sql, &cli.config),
+        Some(Cmd::ImportHaproxy { file }) => return import_haproxy(file),
+        _ => {}
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -45,12 +81,7 @@ fn main() -> ExitCode {
         print_setup(&config);
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging(&config, cli.log_format);
     // Every client and backend connection is a file descriptor: raise the soft limit to the hard
     // one (as HAProxy does for its maxconn) and say so when it is still short.
     let want = config.proxy.max_connections as u64 * 2 + 64;
@@ -91,6 +122,117 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("tandem: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stdout: the level from `RUST_LOG` or `[log] level`, human (colours on a terminal
+/// only) or JSON lines.
+fn init_logging(config: &Config, format: Option<Format>) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match format {
+        Some(f) => matches!(f, Format::Json),
+        None => config.log.format == tandem_proxy::config::LogFormat::Json,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(std::io::stdout().is_terminal()).init();
+    }
+}
+
+/// `tandem explain`.
+fn explain(sql: &str, config_path: &std::path::Path) -> ExitCode {
+    let e = tandem_proxy::explain(sql, &tandem_router::Dialect::default());
+    out!("statement  {}", e.digest);
+    out!("kind       {}", e.kind);
+    out!(
+        "flags      {}",
+        if e.flags.is_empty() { "-" } else { &e.flags }
+    );
+    match e.route {
+        "reader" => out!("route      reader (a read any healthy node may serve)"),
+        _ => out!("route      writer ({})", e.reasons),
+    }
+    let Ok(config) = Config::load(config_path) else {
+        return ExitCode::SUCCESS;
+    };
+    let Some(http) = &config.http else {
+        return ExitCode::SUCCESS;
+    };
+    match live_nodes(http) {
+        Ok((writer, readers)) if e.route == "reader" => {
+            out!("now        one of: {}", readers.join(", "));
+            let _ = writer;
+        }
+        Ok((writer, _)) => out!(
+            "now        {}",
+            writer.unwrap_or_else(|| "no writer".into())
+        ),
+        Err(err) => out!("now        unknown (admin HTTP at {}: {err})", http.listen),
+    }
+    ExitCode::SUCCESS
+}
+
+/// The writer and the readers, from a running Tandem's `/status`.
+fn live_nodes(
+    http: &tandem_proxy::config::HttpConfig,
+) -> Result<(Option<String>, Vec<String>), String> {
+    use std::io::{Read, Write};
+    let mut s =
+        std::net::TcpStream::connect_timeout(&http.listen, std::time::Duration::from_secs(2))
+            .map_err(|e| e.to_string())?;
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let auth = base64_encode(format!("{}:{}", http.user, http.password).as_bytes());
+    let req = format!(
+        "GET /status HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n",
+        http.listen
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
+    let json = body.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let writer = v["writer"].as_str().map(str::to_owned);
+    let readers = v["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| matches!(n["role"].as_str(), Some("reader" | "writer")))
+        .filter_map(|n| n["name"].as_str().map(str::to_owned))
+        .collect();
+    Ok((writer, readers))
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// `tandem import-haproxy`.
+fn import_haproxy(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tandem: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match tandem_proxy::haproxy::import_named(&text, &file.display().to_string()) {
+        Ok(imported) => {
+            out!("{}", imported.toml.trim_end());
+            for note in &imported.notes {
+                eprintln!("note: {note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tandem: {}: {e}", file.display());
+            ExitCode::from(2)
         }
     }
 }
@@ -138,15 +280,15 @@ async fn shutdown_signal() {
 }
 
 fn print_setup(c: &Config) {
-    println!("configuration OK");
-    println!("listen           {}", c.proxy.listen);
-    println!("max_connections  {}", c.proxy.max_connections);
-    println!("write_hold       {:?}", c.proxy.write_hold);
-    println!(
+    out!("configuration OK");
+    out!("listen           {}", c.proxy.listen);
+    out!("max_connections  {}", c.proxy.max_connections);
+    out!("write_hold       {:?}", c.proxy.write_hold);
+    out!(
         "before login     max_handshake_size {} B, handshake_timeout {:?}, max_handshakes_per_address {}",
         c.proxy.max_handshake_size, c.proxy.handshake_timeout, c.proxy.max_handshakes_per_address
     );
-    println!(
+    out!(
         "backends         pool_max_connections {} (lowered to the servers' max_connections less a reserve), pool_wait_timeout {:?}, connect_timeout {:?}, backend_timeout {:?}",
         c.proxy.pool_max_connections,
         c.proxy.pool_wait_timeout,
@@ -154,18 +296,23 @@ fn print_setup(c: &Config) {
         c.proxy.backend_timeout
     );
     match c.proxy.threads {
-        0 => println!("threads          one event loop per core"),
-        n => println!("threads          {n}"),
+        0 => out!("threads          one event loop per core"),
+        n => out!("threads          {n}"),
     }
-    println!(
+    out!(
         "health           inter {:?}, downinter {:?}, rise {}, fall {}, timeout {:?}",
-        c.health.inter, c.health.downinter, c.health.rise, c.health.fall, c.health.timeout
+        c.health.inter,
+        c.health.downinter,
+        c.health.rise,
+        c.health.fall,
+        c.health.timeout
     );
-    println!(
+    out!(
         "monitor user     {} (max_lag {:?})",
-        c.monitor.user, c.monitor.max_lag
+        c.monitor.user,
+        c.monitor.max_lag
     );
-    println!(
+    out!(
         "writer           failover {}, failback {}, fence {}, auto_increment_fence {}, verify_failure {}",
         c.writer.failover,
         c.writer.failback,
@@ -174,17 +321,23 @@ fn print_setup(c: &Config) {
         c.writer.verify_failure
     );
     if let Some(a) = &c.admin {
-        println!("admin            {} (user {})", a.listen, a.user);
+        out!("admin            {} (user {})", a.listen, a.user);
+    }
+    if let Some(h) = &c.http {
+        out!("admin HTTP       http://{} (user {})", h.listen, h.user);
+    }
+    if let Some(s) = c.proxy.slow_statement {
+        out!("slow statements  logged from {s:?}");
     }
     match c.routing.read_your_writes {
-        ReadYourWrites::Window(d) => println!("read_your_writes {d:?} window"),
+        ReadYourWrites::Window(d) => out!("read_your_writes {d:?} window"),
         ReadYourWrites::Session => {
-            println!("read_your_writes session (replicas that applied the session's last write)")
+            out!("read_your_writes session (replicas that applied the session's last write)")
         }
-        ReadYourWrites::Global => println!(
+        ReadYourWrites::Global => out!(
             "read_your_writes global (replicas that applied every write acknowledged before the read)"
         ),
-        ReadYourWrites::Off => println!("read_your_writes off"),
+        ReadYourWrites::Off => out!("read_your_writes off"),
     }
     let mut by_weight: Vec<_> = c.backends.iter().collect();
     by_weight.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| a.name.cmp(&b.name)));
@@ -195,9 +348,12 @@ fn print_setup(c: &Config) {
             "failover candidate / reader"
         };
         let reads = b.read_weight.map_or("even".to_owned(), |w| w.to_string());
-        println!(
+        out!(
             "backend {:<8} {:<22} weight {:<5} reads {:<5} {role}",
-            b.name, b.address, b.weight, reads
+            b.name,
+            b.address,
+            b.weight,
+            reads
         );
     }
     for u in &c.users {
@@ -211,6 +367,6 @@ fn print_setup(c: &Config) {
         } else {
             ""
         };
-        println!("user    {:<8} ({how}{admin})", u.name);
+        out!("user    {:<8} ({how}{admin})", u.name);
     }
 }

@@ -11,6 +11,7 @@ mod failback;
 mod failures;
 mod faults;
 mod hostile;
+mod http;
 mod idle;
 mod integrity;
 mod prestashop;

@@ -105,6 +105,31 @@ pub async fn start(config: &str) -> Proxy {
     }
 }
 
+impl Proxy {
+    /// A Tandem started elsewhere (another process) listening on `addr`.
+    pub fn at(addr: SocketAddr) -> Proxy {
+        Proxy { addr, stop: None }
+    }
+
+    /// Waits until the proxy accepts a write (up to 20 s).
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut c) = mysql_async::Conn::new(opts(self, "shop")).await {
+                if c.query_drop("DO 0").await.is_ok() {
+                    let _ = c.disconnect().await;
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "proxy never accepted a write"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// mysql_async options for the app user through the proxy.
 pub fn opts(proxy: &Proxy, db: &str) -> mysql_async::Opts {
     mysql_async::OptsBuilder::default()

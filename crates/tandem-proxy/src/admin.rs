@@ -94,11 +94,11 @@ impl Admin {
                 | Capabilities::PLUGIN_AUTH
                 | Capabilities::TRANSACTIONS
                 | Capabilities::CONNECT_WITH_DB,
-            max_handshake_size: shared.config.proxy.max_handshake_size,
+            max_handshake_size: shared.proxy.load().max_handshake_size,
             stored: &stored,
             on_denied: &on_denied,
         };
-        let timeout = shared.config.proxy.handshake_timeout;
+        let timeout = shared.proxy.load().handshake_timeout;
         let login = tokio::time::timeout(timeout, authenticate(&mut io, &acceptor, 0)).await;
         drop(slot);
         let caps = match login {
@@ -157,7 +157,15 @@ impl Admin {
                 rows(seq, caps, &["@@version_comment"], row)
             }
             Command::Ping => ok(seq, caps),
-            Command::SetWriter(name) => match self.shared.monitor.set_writer(&name).await {
+            Command::Explain(sql) => {
+                let names = ["kind", "flags", "route", "reasons", "digest", "now"];
+                rows(seq, caps, &names, self.explain(&sql))
+            }
+            Command::SetWriter(name) => match self
+                .shared
+                .operate(tandem_monitor::Operation::SetWriter(name.clone()))
+                .await
+            {
                 Ok(()) => {
                     info!(node = %name, "writer set by an operator");
                     ok(seq, caps)
@@ -232,6 +240,7 @@ enum Command {
     Events,
     Stats,
     SetWriter(String),
+    Explain(String),
     VersionComment,
     Ping,
 }
@@ -250,6 +259,10 @@ fn parse(sql: &str) -> Option<Command> {
         ["show", "stats"] | ["show", "status"] => Some(Command::Stats),
         ["select", "@@version_comment", "limit", "1"] => Some(Command::VersionComment),
         ["select", "1"] | ["do", "1"] => Some(Command::Ping),
+        ["explain", _, ..] => {
+            let rest = s.get("explain".len()..)?.trim_start();
+            Some(Command::Explain(rest.to_owned()))
+        }
         ["set", "writer", ..] => {
             let rest = s.get(3..)?.trim_start();
             let rest = rest.get(6..)?.trim_start();
@@ -262,7 +275,7 @@ fn parse(sql: &str) -> Option<Command> {
 }
 
 const HELP: &str = "unknown admin command; try SHOW BACKENDS, SHOW WRITER, SHOW EVENTS, \
-                    SHOW STATS, SET WRITER = 'name'";
+                    SHOW STATS, SET WRITER = 'name', EXPLAIN <statement>";
 
 impl Admin {
     fn backends(&self) -> Vec<Vec<Option<String>>> {
@@ -300,6 +313,31 @@ impl Admin {
                 ]
             })
             .collect()
+    }
+
+    /// How a statement is read and where a fresh session would send it now.
+    fn explain(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let snap = self.shared.topology.load_full();
+        let e = crate::explain(sql, &snap.dialect);
+        let now = if e.route == "writer" {
+            snap.writer
+                .and_then(|w| snap.nodes.get(w))
+                .map(|n| n.name.clone())
+        } else {
+            let readers: Vec<&str> = (0..snap.nodes.len())
+                .filter(|&i| snap.topology.is_reader(i))
+                .map(|i| snap.nodes[i].name.as_str())
+                .collect();
+            Some(format!("one of {}", readers.join(", ")))
+        };
+        vec![vec![
+            Some(e.kind),
+            Some(e.flags),
+            Some(e.route.to_owned()),
+            Some(e.reasons),
+            Some(e.digest),
+            now,
+        ]]
     }
 
     fn writer(&self) -> Vec<Vec<Option<String>>> {
@@ -362,6 +400,10 @@ mod tests {
         );
         assert_eq!(parse("SET WRITER ="), None);
         assert_eq!(parse("DROP TABLE x"), None);
+        assert_eq!(
+            parse("EXPLAIN select * from t where id = 1"),
+            Some(Command::Explain("select * from t where id = 1".into()))
+        );
         assert_eq!(
             parse("select @@version_comment limit 1"),
             Some(Command::VersionComment)

@@ -36,10 +36,19 @@ pub struct Config {
     /// The admin interface (MySQL protocol, ProxySQL-style); off when absent.
     #[serde(default)]
     pub admin: Option<AdminConfig>,
+    /// The admin HTTP interface (stats page, metrics, status, actions); off when absent.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
     /// The database nodes, in any order; `weight` decides the writer.
     pub backends: Vec<BackendConfig>,
     /// The users clients may log in as (the same users exist on the backends).
     pub users: Vec<UserConfig>,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The file this configuration was read from (what a reload re-reads).
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// `[proxy]`
@@ -95,6 +104,10 @@ pub struct ProxyConfig {
     /// On SIGTERM/SIGINT, how long running sessions may finish before they are cut.
     #[serde(default = "defaults::shutdown_timeout", with = "durations")]
     pub shutdown_timeout: Duration,
+    /// Statements that take longer are logged (digest and timings, never values); `"off"`
+    /// (default) logs none.
+    #[serde(default, with = "durations::optional")]
+    pub slow_statement: Option<Duration>,
     /// Worker threads, each a single-threaded event loop that owns its sessions (HAProxy's
     /// `nbthread`): 0 = one per core, 1 = everything on one thread.
     #[serde(default)]
@@ -105,7 +118,10 @@ pub struct ProxyConfig {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorConfig {
-    /// The monitor user (needs REPLICATION CLIENT, SLAVE MONITOR and PROCESS on MariaDB 10.11).
+    /// The monitor user: REPLICATION CLIENT, SLAVE MONITOR and PROCESS on MariaDB 10.11; for
+    /// the auto_increment fence (on by default) also SELECT and ALTER on the application
+    /// schemas, and READ_ONLY ADMIN with `fence = "read_only"` (docs/deploying.md has the grants
+    /// for MariaDB and MySQL 8).
     pub user: String,
     /// Its password.
     pub password: String,
@@ -285,6 +301,62 @@ impl std::fmt::Debug for AdminConfig {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`: level (a `tracing` filter such as `"info"` or `"info,tandem_proxy=debug"`;
+/// `RUST_LOG` overrides it) and format (`--log-format` overrides it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Human,
+        }
+    }
+}
+
+/// `[http]`: the admin HTTP interface (`curl -u admin:secret http://127.0.0.1:9000/status`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Where to listen; loopback unless `allow_remote`.
+    #[serde(default = "defaults::http_listen")]
+    pub listen: SocketAddr,
+    /// User for HTTP basic auth (required: every page and action needs it).
+    pub user: String,
+    /// Its password (required, never logged).
+    pub password: String,
+    /// Permit a non-loopback `listen` address.
+    #[serde(default)]
+    pub allow_remote: bool,
+}
+
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("listen", &self.listen)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("allow_remote", &self.allow_remote)
+            .finish()
+    }
+}
+
 /// `[[backends]]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -371,7 +443,9 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&text)
+        let mut config = Config::parse(&text)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and validates configuration text.
@@ -425,18 +499,10 @@ impl Config {
             return Err(invalid("health.fall", "must be at least 1"));
         }
         if let Some(a) = &self.admin {
-            if a.user.is_empty() {
-                return Err(invalid("admin.user", "must not be empty"));
-            }
-            if a.password.is_empty() {
-                return Err(invalid("admin.password", "must not be empty"));
-            }
-            if !a.listen.ip().is_loopback() && !a.allow_remote {
-                return Err(invalid(
-                    "admin.listen",
-                    "must be a loopback address unless allow_remote = true",
-                ));
-            }
+            admin_listener("admin", &a.user, &a.password, a.listen, a.allow_remote)?;
+        }
+        if let Some(h) = &self.http {
+            admin_listener("http", &h.user, &h.password, h.listen, h.allow_remote)?;
         }
         if self.monitor.user.is_empty() {
             return Err(invalid("monitor.user", "must not be empty"));
@@ -513,6 +579,29 @@ impl Config {
     }
 }
 
+/// An admin listener (`[admin]`, `[http]`): a user and password, loopback unless allowed.
+fn admin_listener(
+    section: &str,
+    user: &str,
+    password: &str,
+    listen: SocketAddr,
+    allow_remote: bool,
+) -> Result<(), ConfigError> {
+    if user.is_empty() {
+        return Err(invalid(format!("{section}.user"), "must not be empty"));
+    }
+    if password.is_empty() {
+        return Err(invalid(format!("{section}.password"), "must not be empty"));
+    }
+    if !listen.ip().is_loopback() && !allow_remote {
+        return Err(invalid(
+            format!("{section}.listen"),
+            "must be a loopback address unless allow_remote = true",
+        ));
+    }
+    Ok(())
+}
+
 fn valid_host_port(s: &str) -> bool {
     match s.rsplit_once(':') {
         Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
@@ -570,6 +659,9 @@ mod defaults {
     }
     pub fn admin_listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 6032))
+    }
+    pub fn http_listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 9000))
     }
 }
 

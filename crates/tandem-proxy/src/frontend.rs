@@ -90,12 +90,12 @@ pub async fn handshake(
     shared: &Shared,
     conn_id: u32,
 ) -> Result<Outcome, std::io::Error> {
-    let stored = |user: &str| shared.users.get(user).map(|u| u.stored);
+    let stored = |user: &str| shared.users.load().get(user).map(|u| u.stored);
     let on_denied = |user: &str| client_denied(shared, user);
     let acceptor = Acceptor {
         server_version: server_version(shared),
         capabilities: server_capabilities(),
-        max_handshake_size: shared.config.proxy.max_handshake_size,
+        max_handshake_size: shared.proxy.load().max_handshake_size,
         stored: &stored,
         on_denied: &on_denied,
     };

@@ -125,6 +125,14 @@ impl Pool {
         self.max_total.load(Ordering::Relaxed)
     }
 
+    /// Idle connections (over all workers).
+    pub fn idle(&self) -> usize {
+        self.idle
+            .iter()
+            .map(|q| q.lock().map_or(0, |q| q.len()))
+            .sum()
+    }
+
     /// Live connections (busy and idle).
     pub fn live(&self) -> usize {
         self.count.total.load(Ordering::Relaxed)

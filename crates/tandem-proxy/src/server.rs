@@ -87,10 +87,17 @@ async fn serve_sessions(
     let monitor = Monitor::spawn(monitor_config(&config));
     let events = monitor.subscribe();
     let shared = Shared::new(config, monitor, placement.live());
+    // First, so an early `systemctl reload` never meets SIGHUP's default action (exit).
+    let _reload_on_hangup = shared
+        .config
+        .source
+        .is_some()
+        .then(|| AbortOnDrop(tokio::spawn(reload_on_hangup(shared.clone()))));
     tokio::spawn(shared.clone().follow_server_caps());
     tokio::spawn(shared.clone().record_events(events));
     let _followers = spawn_causal_followers(&shared);
     let admin = spawn_admin(&shared).await?;
+    let http = spawn_http(&shared).await?;
     let limit = Arc::new(Semaphore::new(shared.config.proxy.max_connections));
     let mut sessions = JoinSet::new();
     info!(listen = %listener.local_addr()?, "tandem listening");
@@ -136,8 +143,8 @@ async fn serve_sessions(
         }
     }
     drop(listener);
-    drain(sessions, shared.config.proxy.shutdown_timeout).await;
-    drop(admin);
+    drain(sessions, shared.proxy.load().shutdown_timeout).await;
+    drop((admin, http));
     Ok(())
 }
 
@@ -178,6 +185,44 @@ async fn spawn_admin(shared: &Arc<Shared>) -> Result<Option<AbortOnDrop>, ProxyE
     )))))
 }
 
+/// The admin HTTP listener, when configured.
+async fn spawn_http(shared: &Arc<Shared>) -> Result<Option<AbortOnDrop>, ProxyError> {
+    let Some(h) = shared.config.http.clone() else {
+        return Ok(None);
+    };
+    let l = TcpListener::bind(h.listen).await?;
+    info!(listen = %l.local_addr()?, "admin HTTP listening");
+    Ok(Some(AbortOnDrop(tokio::spawn(crate::http::serve(
+        l,
+        h,
+        shared.clone(),
+    )))))
+}
+
+/// SIGHUP re-reads the configuration file (like `POST /reload`).
+async fn reload_on_hangup(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            warn!("cannot listen for SIGHUP; reload with POST /reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match crate::reload::reload(&shared).await {
+                Ok(report) => {
+                    info!(applied = ?report.applied, needs_restart = ?report.needs_restart, "SIGHUP: configuration reloaded")
+                }
+                Err(e) => {
+                    warn!(error = %e, "SIGHUP: reload refused; the running configuration stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(shared);
+}
+
 /// After the listener closed: lets running sessions finish within `deadline`, then cuts them.
 async fn drain(mut sessions: JoinSet<()>, deadline: Duration) {
     info!(
@@ -214,7 +259,7 @@ pub(crate) struct HandshakeSlot<'a> {
 
 impl<'a> HandshakeSlot<'a> {
     pub(crate) fn take(shared: &'a Shared, ip: std::net::IpAddr) -> Option<HandshakeSlot<'a>> {
-        let cap = shared.config.proxy.max_handshakes_per_address;
+        let cap = shared.proxy.load().max_handshakes_per_address;
         let mut n = shared.handshakes.entry(ip).or_insert(0);
         if *n >= cap {
             return None;
@@ -254,7 +299,7 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAdd
             return;
         };
         let mut io = ClientIo::new(stream, peer);
-        let timeout = shared.config.proxy.handshake_timeout;
+        let timeout = shared.proxy.load().handshake_timeout;
         let login = tokio::time::timeout(timeout, handshake(&mut io, &shared, id)).await;
         drop(in_handshake);
         let login = match login {

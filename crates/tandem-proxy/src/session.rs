@@ -185,7 +185,7 @@ impl Session {
 
     /// Serves commands until the client quits or goes away, then returns backend connections.
     pub async fn run(mut self) {
-        let max = self.shared.config.proxy.max_packet_size;
+        let max = self.shared.proxy.load().max_packet_size;
         let control = self.control.clone();
         // Registered once, not per command: a KILL wakes the read below.
         let mut kill = std::pin::pin!(control.kill.notified());
@@ -244,7 +244,7 @@ impl Session {
                 self.last_insert_id = 0;
                 self.insert_id_node = None;
                 self.stmts.clear();
-                self.tx_node = None;
+                self.set_tx_node(None);
                 self.charset = CharsetClass::from_collation_id(self.login.charset);
                 self.tracked = state::Tracked::default();
                 self.reply_ok(seq).await
@@ -314,9 +314,13 @@ impl Session {
             }
         }
         let now = Instant::now();
-        let target = match self.policy.route(&stmt, now) {
+        let decision = self.policy.decide(&stmt, now);
+        let target = match decision.route {
             Route::Reader => self.pick_reader().map_or(Target::Writer, Target::Read),
-            Route::Writer => Target::Writer,
+            Route::Writer => {
+                self.shared.stats.routed_to_writer(decision.reasons);
+                Target::Writer
+            }
         };
         let target = match target {
             Target::Read(r) if !self.causal_ok(r).await => Target::Writer,
@@ -413,7 +417,7 @@ impl Session {
         }
         self.track(node, None);
         if self.tx_node == Some(node) {
-            self.tx_node = None;
+            self.set_tx_node(None);
             self.policy
                 .on_response(StatusFlags::AUTOCOMMIT.bits(), false);
         }
@@ -521,4 +525,14 @@ fn next_rand(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.tx_node.is_some() {
+            self.shared
+                .open_transactions
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }

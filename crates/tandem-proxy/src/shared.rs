@@ -9,7 +9,7 @@ use dashmap::DashMap;
 use tokio::sync::Notify;
 
 use arc_swap::ArcSwap;
-use tandem_monitor::{Event, Monitor, Snapshot};
+use tandem_monitor::{Event, Monitor, Operation, OperatorError, Snapshot};
 use tokio::sync::broadcast;
 
 /// How many events the admin log keeps.
@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::pool::Pool;
 
 /// A configured user: the stored `SHA1(SHA1(password))`, and the clear password when known.
+#[derive(Debug, Clone)]
 pub struct User {
     pub stored: [u8; 20],
     /// May KILL other users' sessions.
@@ -40,6 +41,32 @@ pub struct Stats {
     /// acknowledged writes (causal reads; the price of `read_your_writes`).
     pub causal_to_writer: AtomicU64,
     pub writer_changes: AtomicU64,
+    /// Text statements the router sent to the writer, per reason (bit of `PinReasons`).
+    pub writer_reasons: [AtomicU64; 16],
+}
+
+impl Stats {
+    /// Counts a text statement routed to the writer for `reasons`.
+    pub fn routed_to_writer(&self, reasons: tandem_router::PinReasons) {
+        let bits = reasons.bits();
+        for (i, c) in self.writer_reasons.iter().enumerate() {
+            if bits & (1 << i) != 0 {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The per-reason counts, by the reason's name.
+    pub fn writer_reasons(&self) -> Vec<(String, u64)> {
+        self.writer_reasons
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let name = tandem_router::PinReasons::from_bits_retain(1 << i).to_string();
+                (name != "-" && !name.is_empty()).then(|| (name, c.load(Ordering::Relaxed)))
+            })
+            .collect()
+    }
 }
 
 /// What other sessions may do to a session: find its backend threads (KILL QUERY) and end it
@@ -57,14 +84,27 @@ pub struct Control {
 }
 
 pub struct Shared {
+    /// The configuration the proxy started with.
     pub config: Config,
+    /// The `[proxy]` limits and timeouts in force (a reload swaps them; listen, threads,
+    /// max_connections and the pool settings keep their start-up values).
+    pub proxy: ArcSwap<crate::config::ProxyConfig>,
     /// Live sessions by Tandem connection id (the id clients see in the handshake).
     pub sessions: DashMap<u32, Arc<Control>>,
     /// Connections in the handshake, by client address (for `max_handshakes_per_address`).
     pub handshakes: DashMap<std::net::IpAddr, usize>,
     /// Causal reads across sessions: the latest acknowledged write and who has applied it.
     pub causal: Arc<crate::causal::Watermark>,
-    pub users: HashMap<String, User>,
+    /// Who may log in (swapped whole by a reload; sessions already logged in stay).
+    pub users: ArcSwap<HashMap<String, User>>,
+    /// Sessions with an open transaction on the writer.
+    pub open_transactions: AtomicUsize,
+    /// A graceful switchover is waiting for open transactions: new ones wait (`write_hold`).
+    pub switching: std::sync::atomic::AtomicBool,
+    /// Wakes the writes a switchover held when it ends.
+    pub switch_done: Notify,
+    /// Statement digests for `GET /digests`.
+    pub digests: crate::digests::Digests,
     pub pools: Vec<Pool>,
     pub monitor: Monitor,
     /// The monitor's published snapshot (the same cell, not a copy): sessions route by its
@@ -81,24 +121,7 @@ pub struct Shared {
 impl Shared {
     /// Shared state for session event loops whose live sessions `workers` counts (one per loop).
     pub fn new(config: Config, monitor: Monitor, workers: Arc<Vec<AtomicUsize>>) -> Arc<Shared> {
-        let users = config
-            .users
-            .iter()
-            .filter_map(|u| {
-                let stored = match (&u.password, &u.password_hash) {
-                    (Some(p), _) => native_password::hash_password(p.as_bytes()),
-                    (None, Some(h)) => native_password::parse_stored_hash(h)?,
-                    (None, None) => return None,
-                };
-                Some((
-                    u.name.clone(),
-                    User {
-                        stored,
-                        connection_admin: u.connection_admin,
-                    },
-                ))
-            })
-            .collect();
+        let users = users_from(&config);
         let causal = Arc::new(crate::causal::Watermark::new(config.backends.len()));
         let pools = config
             .backends
@@ -113,7 +136,12 @@ impl Shared {
             })
             .collect();
         Arc::new(Shared {
-            users,
+            users: ArcSwap::from_pointee(users),
+            proxy: ArcSwap::from_pointee(config.proxy.clone()),
+            digests: crate::digests::Digests::default(),
+            open_transactions: AtomicUsize::new(0),
+            switching: std::sync::atomic::AtomicBool::new(false),
+            switch_done: Notify::new(),
             pools,
             topology: monitor.snapshot_cell(),
             monitor,
@@ -173,7 +201,68 @@ impl Shared {
             .collect()
     }
 
+    /// Runs an operator's request. One that moves the writes away from a live writer
+    /// (switchover, or draining the writer) is graceful: new transactions and writes wait,
+    /// open transactions get up to half of `write_hold` to finish, then the writes move (a
+    /// transaction still open then ends with 1180, as on any writer change).
+    pub async fn operate(&self, op: Operation) -> Result<(), OperatorError> {
+        let snap = self.topology.load_full();
+        let writer = snap
+            .writer
+            .and_then(|w| snap.nodes.get(w))
+            .map(|n| n.name.as_str());
+        let moves_writes = match &op {
+            Operation::Drain(n) => writer == Some(n.as_str()),
+            Operation::SetWriter(n) => writer.is_some_and(|w| w != n),
+            _ => false,
+        };
+        if !moves_writes {
+            return self.monitor.operate(op).await;
+        }
+        self.switching.store(true, Ordering::Release);
+        let wait = self.proxy.load().write_hold / 2;
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.open_transactions.load(Ordering::Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let left = self.open_transactions.load(Ordering::Relaxed);
+        if left > 0 {
+            tracing::warn!(
+                open = left,
+                "switchover: transactions still open after {wait:?} end with 1180"
+            );
+        }
+        let result = self.monitor.operate(op).await;
+        self.switching.store(false, Ordering::Release);
+        self.switch_done.notify_waiters();
+        result
+    }
+
     pub fn conn_id(&self) -> u32 {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The users a configuration lets log in.
+pub fn users_from(config: &Config) -> HashMap<String, User> {
+    config
+        .users
+        .iter()
+        .filter_map(|u| {
+            let stored = match (&u.password, &u.password_hash) {
+                (Some(p), _) => native_password::hash_password(p.as_bytes()),
+                (None, Some(h)) => native_password::parse_stored_hash(h)?,
+                (None, None) => return None,
+            };
+            Some((
+                u.name.clone(),
+                User {
+                    stored,
+                    connection_admin: u.connection_admin,
+                },
+            ))
+        })
+        .collect()
 }

@@ -75,6 +75,22 @@ impl Session {
         }
     }
 
+    /// Records which node holds the session's open transaction, keeping the proxy-wide count of
+    /// open transactions (a graceful switchover waits for it to reach zero).
+    pub(super) fn set_tx_node(&mut self, node: Option<usize>) {
+        let open = &self.shared.open_transactions;
+        match (self.tx_node.is_some(), node.is_some()) {
+            (false, true) => {
+                open.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                open.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        self.tx_node = node;
+    }
+
     /// A session saw `node` fail hard: purge its idle connections and have it checked now.
     pub(super) fn suspect(&self, node: usize) {
         if let Some(pool) = self.shared.pools.get(node) {
@@ -90,11 +106,17 @@ impl Session {
         seq: u8,
         exclude: Option<usize>,
     ) -> Result<Option<usize>, Stop> {
-        let hold = self.shared.config.proxy.write_hold;
+        let hold = self.shared.proxy.load().write_hold;
         let deadline = tokio::time::Instant::now() + hold;
         loop {
             let view = self.shared.topology.load();
-            if let Some(w) = view.writer().filter(|&w| Some(w) != exclude) {
+            // During a graceful switchover, only transactions already open go on.
+            let held = self.tx_node.is_none() && self.shared.switching.load(Ordering::Acquire);
+            if let Some(w) = view
+                .writer()
+                .filter(|&w| Some(w) != exclude)
+                .filter(|_| !held)
+            {
                 if let Some(tx) = self.tx_node.filter(|&t| t != w) {
                     let msg = format!(
                         "Transaction lost: writer changed from '{}' to '{}'; it was rolled back",
@@ -109,11 +131,19 @@ impl Session {
             }
             let reason = match (view.writer(), exclude) {
                 (Some(w), Some(x)) if w == x => format!("{} unreachable", self.node_name(w)),
+                (Some(_), _) if held => "a switchover is waiting for open transactions".into(),
                 _ => view.no_writer_reason.clone(),
             };
             drop(view);
-            let wait = tokio::time::timeout_at(deadline, self.topology.changed()).await;
-            if !matches!(wait, Ok(Ok(()))) {
+            let shared = self.shared.clone();
+            let changed = async {
+                tokio::select! {
+                    r = self.topology.changed() => r.is_ok(),
+                    _ = shared.switch_done.notified(), if held => true,
+                }
+            };
+            let wait = tokio::time::timeout_at(deadline, changed).await;
+            if !matches!(wait, Ok(true)) {
                 self.shared
                     .stats
                     .refused_no_writer

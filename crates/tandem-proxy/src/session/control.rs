@@ -109,6 +109,7 @@ impl Session {
         let admin = self
             .shared
             .users
+            .load()
             .get(&self.login.user)
             .is_some_and(|u| u.connection_admin);
         admin
@@ -131,12 +132,12 @@ impl Session {
             }
         };
         let shared = self.shared.clone();
-        let stored = |user: &str| shared.users.get(user).map(|u| u.stored);
+        let stored = |user: &str| shared.users.load().get(user).map(|u| u.stored);
         let on_denied = |user: &str| crate::frontend::client_denied(&shared, user);
         let acceptor = crate::frontend::Acceptor {
             server_version: String::new(),
             capabilities: self.login.capabilities,
-            max_handshake_size: shared.config.proxy.max_handshake_size,
+            max_handshake_size: shared.proxy.load().max_handshake_size,
             stored: &stored,
             on_denied: &on_denied,
         };
@@ -153,7 +154,7 @@ impl Session {
         };
         self.release();
         self.stmts.clear();
-        self.tx_node = None;
+        self.set_tx_node(None);
         self.last_insert_id = 0;
         self.insert_id_node = None;
         self.login.user = cu.username.clone();

@@ -72,6 +72,7 @@ impl Session {
         target: Target,
         expects_response: bool,
     ) -> Result<Forwarded, Stop> {
+        let started = Instant::now();
         let (target, mut backend) = match self.write_command(seq, payload, target).await? {
             Ok(sent) => sent,
             Err(forwarded) => return Ok(forwarded),
@@ -91,7 +92,7 @@ impl Session {
             },
         };
         let relayed = tokio::time::timeout(
-            shared.config.proxy.backend_timeout,
+            shared.proxy.load().backend_timeout,
             relay(
                 &mut backend.conn,
                 &mut self.io,
@@ -113,7 +114,10 @@ impl Session {
                 self.backends[target] = Some(backend);
                 Ok(Forwarded::ReadOnlyRefused(target))
             }
-            Ok(done) => Ok(self.settle(target, backend, done).await),
+            Ok(done) => {
+                self.account(payload, on_writer, started, done.err);
+                Ok(self.settle(target, backend, done).await)
+            }
             Err(RelayError::Client(_)) => Err(Stop::Client),
             Err(RelayError::Backend { error, forwarded }) => {
                 if forwarded {
@@ -126,6 +130,29 @@ impl Session {
                     self.node_name(target)
                 );
                 self.backend_failed(seq, target, backend, &msg).await
+            }
+        }
+    }
+
+    /// Counts a text-protocol statement in the digest table, and logs it (its digest, never its
+    /// values) when it took longer than `slow_statement`.
+    fn account(&self, payload: &[u8], on_writer: bool, started: Instant, err: bool) {
+        let [0x03, sql @ ..] = payload else {
+            return;
+        };
+        let took = started.elapsed();
+        self.shared.digests.record(sql, on_writer, took, err);
+        if let Some(limit) = self.shared.proxy.load().slow_statement {
+            if took >= limit {
+                let digest = tandem_router::digest(&String::from_utf8_lossy(sql));
+                tracing::warn!(
+                    session = self.id,
+                    user = %self.login.user,
+                    route = if on_writer { "writer" } else { "reader" },
+                    ms = took.as_secs_f64() * 1000.0,
+                    digest = %digest.text,
+                    "slow statement"
+                );
             }
         }
     }
@@ -163,7 +190,7 @@ impl Session {
             }
             self.insert_id_node = Some(target);
         }
-        let limit = self.shared.config.proxy.backend_timeout;
+        let limit = self.shared.proxy.load().backend_timeout;
         let sent = tokio::time::timeout(limit, backend.conn.send_command(payload))
             .await
             .unwrap_or(Err(tandem_backend::ConnError::Timeout));
@@ -203,10 +230,11 @@ impl Session {
             self.learn(&mut backend, &done.changes).await;
         }
         self.status = done.status.unwrap_or(self.status);
-        self.tx_node = self
+        let tx = self
             .status
             .contains(StatusFlags::IN_TRANS)
             .then_some(target);
+        self.set_tx_node(tx);
         self.policy
             .on_response_at(self.status.bits(), !done.err, Instant::now());
         if done.last_insert_id != 0 {

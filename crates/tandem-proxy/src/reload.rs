@@ -1,0 +1,188 @@
+//! Hot reload (SIGHUP or `POST /reload`): the file is read and validated completely first, so an
+//! invalid file changes nothing and the error names the field. Then what can change under
+//! running sessions is applied — backend weights and read weights (through the monitor, which
+//! publishes a new topology), and users (swapped atomically; sessions already logged in stay) —
+//! and every other section that differs is reported as needing a restart.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use tandem_monitor::{Operation, OperatorError};
+use tracing::{info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::shared::{users_from, Shared};
+
+/// What a reload did.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Changes now in force, e.g. `cn2.read_weight: default -> 50`.
+    pub applied: Vec<String>,
+    /// Sections that differ from the running configuration but take a restart.
+    pub needs_restart: Vec<String>,
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The proxy was started from a configuration that did not come from a file.
+    #[error("no configuration file to reload (started without one)")]
+    NoFile,
+    /// The new file is invalid; the running configuration stays in force.
+    #[error("the new configuration is invalid, nothing changed: {0}")]
+    Invalid(#[from] ConfigError),
+    /// The monitor refused a weight change.
+    #[error("cannot apply: {0}")]
+    Monitor(#[from] OperatorError),
+}
+
+/// Re-reads the configuration file and applies what can change live.
+pub async fn reload(shared: &Shared) -> Result<ReloadReport, ReloadError> {
+    let path = shared.config.source.clone().ok_or(ReloadError::NoFile)?;
+    let new = Config::load(&path).inspect_err(|e| warn!(error = %e, "reload refused"))?;
+    let mut report = ReloadReport {
+        applied: Vec::new(),
+        needs_restart: restart_sections(&shared.config, &new),
+    };
+    let snap = shared.topology.load_full();
+    let same_nodes = snap.nodes.len() == new.backends.len()
+        && snap
+            .nodes
+            .iter()
+            .zip(&new.backends)
+            .all(|(n, b)| n.name == b.name && n.address == b.address);
+    if same_nodes {
+        for (n, b) in snap.nodes.iter().zip(&new.backends) {
+            let weight = (n.weight != b.weight).then_some(b.weight);
+            let read_weight = (n.read_weight != b.read_weight).then_some(b.read_weight);
+            if weight.is_none() && read_weight.is_none() {
+                continue;
+            }
+            shared
+                .monitor
+                .operate(Operation::Weigh {
+                    node: n.name.clone(),
+                    weight,
+                    read_weight,
+                })
+                .await?;
+            if let Some(w) = weight {
+                report
+                    .applied
+                    .push(format!("{}.weight: {} -> {w}", n.name, n.weight));
+            }
+            if let Some(r) = read_weight {
+                let show = |r: Option<u32>| r.map_or("default".to_owned(), |r| r.to_string());
+                report.applied.push(format!(
+                    "{}.read_weight: {} -> {}",
+                    n.name,
+                    show(n.read_weight),
+                    show(r)
+                ));
+            }
+        }
+    } else {
+        report
+            .needs_restart
+            .push("backends (nodes added, removed, renamed or moved)".to_owned());
+    }
+    live_limits(shared, &new, &mut report);
+    let users = users_from(&new);
+    if !same_users(&shared.users.load(), &users) {
+        report
+            .applied
+            .push(format!("users ({} configured)", users.len()));
+        shared.users.store(std::sync::Arc::new(users));
+    }
+    info!(applied = ?report.applied, needs_restart = ?report.needs_restart, "configuration reloaded");
+    Ok(report)
+}
+
+fn same_users(
+    a: &HashMap<String, crate::shared::User>,
+    b: &HashMap<String, crate::shared::User>,
+) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|(k, u)| {
+            b.get(k)
+                .is_some_and(|v| v.stored == u.stored && v.connection_admin == u.connection_admin)
+        })
+}
+
+/// The `[proxy]` settings sessions read per use take effect at once; the rest of the section
+/// (listener, threads, connection and pool sizes) is reported as needing a restart.
+fn live_limits(shared: &Shared, new: &Config, report: &mut ReloadReport) {
+    /// `("proxy.field", changed)` for each field.
+    macro_rules! changes {
+        ($old:expr, $new:expr; $($field:ident),+) => {
+            [$((concat!("proxy.", stringify!($field)), $old.$field != $new.$field)),+]
+        };
+    }
+    let old = shared.proxy.load_full();
+    let n = &new.proxy;
+    let fixed = changes!(old, n; listen, threads, max_connections, connect_timeout,
+        pool_max_idle, pool_max_connections, pool_wait_timeout, pool_idle_timeout);
+    let live = changes!(old, n; handshake_timeout, max_handshake_size,
+        max_handshakes_per_address, write_hold, max_packet_size, backend_timeout,
+        shutdown_timeout, slow_statement);
+    let named = |list: &[(&str, bool)]| -> Vec<String> {
+        list.iter()
+            .filter(|(_, c)| *c)
+            .map(|(name, _)| (*name).to_owned())
+            .collect()
+    };
+    report.needs_restart.extend(named(&fixed));
+    let changed = named(&live);
+    if changed.is_empty() {
+        return;
+    }
+    // What needs a restart keeps its start-up value.
+    let next = crate::config::ProxyConfig {
+        listen: old.listen,
+        threads: old.threads,
+        max_connections: old.max_connections,
+        connect_timeout: old.connect_timeout,
+        pool_max_idle: old.pool_max_idle,
+        pool_max_connections: old.pool_max_connections,
+        pool_wait_timeout: old.pool_wait_timeout,
+        pool_idle_timeout: old.pool_idle_timeout,
+        ..n.clone()
+    };
+    shared.proxy.store(std::sync::Arc::new(next));
+    report.applied.extend(changed);
+}
+
+/// Sections other than backends and users that differ (compared as parsed, so formatting and
+/// comments do not count).
+fn restart_sections(old: &Config, new: &Config) -> Vec<String> {
+    let differs =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    let mut out = Vec::new();
+    let sections: [(&str, bool); 7] = [
+        ("log", differs(&old.log, &new.log)),
+        ("health", differs(&old.health, &new.health)),
+        (
+            "monitor",
+            differs(&old.monitor, &new.monitor) || old.monitor.password != new.monitor.password,
+        ),
+        ("routing", differs(&old.routing, &new.routing)),
+        ("writer", differs(&old.writer, &new.writer)),
+        (
+            "admin",
+            differs(&old.admin, &new.admin)
+                || old.admin.as_ref().map(|a| &a.password)
+                    != new.admin.as_ref().map(|a| &a.password),
+        ),
+        (
+            "http",
+            differs(&old.http, &new.http)
+                || old.http.as_ref().map(|a| &a.password) != new.http.as_ref().map(|a| &a.password),
+        ),
+    ];
+    for (name, changed) in sections {
+        if changed {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
