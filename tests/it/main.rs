@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real MariaDB cn1/cn2 from `tandem-testkit`, real clients.
 
 mod agreement;
+mod auth;
 mod cli;
 mod clients;
 mod cluster;
@@ -18,3 +19,4 @@ mod prestashop;
 mod routing;
 mod sessions;
 mod support;
+mod tls;

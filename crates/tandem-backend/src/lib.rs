@@ -23,6 +23,10 @@ use tokio::net::TcpStream;
 
 use std::collections::HashMap;
 
+pub mod tls;
+
+pub use tls::{ClientTls, ServerTls, Stream, TlsError, TlsMode};
+
 /// One result row by column name (`None` = SQL NULL).
 pub type Row = HashMap<String, Option<String>>;
 
@@ -88,6 +92,8 @@ pub struct Login<'a> {
     pub capabilities: Capabilities,
     /// Connection character set id.
     pub charset: u8,
+    /// TLS to the server (`None`: clear text).
+    pub tls: Option<&'a ClientTls>,
 }
 
 impl<'a> Login<'a> {
@@ -99,7 +105,13 @@ impl<'a> Login<'a> {
             database: None,
             capabilities: monitor_capabilities(),
             charset: 45,
+            tls: None,
         }
+    }
+
+    /// The same login over `tls`.
+    pub fn with_tls(self, tls: Option<&'a ClientTls>) -> Login<'a> {
+        Login { tls, ..self }
     }
 }
 
@@ -115,7 +127,7 @@ impl std::fmt::Debug for Login<'_> {
 /// An authenticated connection to a server.
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read but not yet consumed.
     buf: BytesMut,
     capabilities: Capabilities,
@@ -173,7 +185,7 @@ impl Conn {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut conn = Conn {
-            stream,
+            stream: Stream::Plain(stream),
             buf: BytesMut::with_capacity(16 * 1024),
             read_chunk: 16 * 1024,
             wbuf: BytesMut::new(),
@@ -190,16 +202,43 @@ impl Conn {
         let handshake = Handshake::parse(&payload)?;
         conn.connection_id = handshake.connection_id;
         conn.server_version = handshake.server_version.clone();
+        let tls = login.tls.filter(|t| t.mode != TlsMode::Disabled);
+        let offers_tls = handshake.capabilities.contains(Capabilities::SSL);
+        if let Some(t) = tls {
+            if !offers_tls && t.mode != TlsMode::Preferred {
+                return Err(ConnError::Login(format!(
+                    "the server does not offer TLS (ssl mode {:?})",
+                    t.mode
+                )));
+            }
+        }
         let mut opts = LoginOptions::new(login.user, login.credential);
         opts.database = login.database;
         opts.capabilities = login.capabilities;
+        if tls.is_some() && offers_tls {
+            opts.capabilities |= Capabilities::SSL;
+        }
         opts.charset = login.charset;
         let (mut state, response) = ClientLogin::start(&handshake, opts).map_err(server_err)?;
         conn.capabilities = state.capabilities();
+        let mut seq = 1u8;
+        let mut out = BytesMut::new();
+        if let (Some(t), true) = (tls, conn.capabilities.contains(Capabilities::SSL)) {
+            let mut payload = BytesMut::new();
+            state.ssl_request().encode(&mut payload);
+            tandem_protocol::write_packet(&mut out, seq, &payload);
+            conn.stream.write_all(&out).await?;
+            let tcp = conn
+                .stream
+                .take_plain()
+                .ok_or(ConnError::Unexpected("TLS twice"))?;
+            conn.stream = t.connect(tcp).await?;
+            seq = 2;
+        }
         let mut payload = BytesMut::new();
         response.encode(&mut payload)?;
-        let mut out = BytesMut::new();
-        tandem_protocol::write_packet(&mut out, 1, &payload);
+        out.clear();
+        tandem_protocol::write_packet(&mut out, seq, &payload);
         conn.stream.write_all(&out).await?;
         loop {
             let (seq, p) = conn.read_packet().await?;
@@ -256,6 +295,11 @@ impl Conn {
         }
         sent?;
         Ok(())
+    }
+
+    /// The connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.stream.is_tls()
     }
 
     /// Negotiated capabilities.

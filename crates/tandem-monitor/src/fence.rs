@@ -54,8 +54,7 @@ fn literal(s: &str) -> String {
 /// Raises the auto_increment counters on the node at `address`.
 pub async fn fence(
     address: &str,
-    user: &str,
-    password: &str,
+    login: Login<'_>,
     settings: &FenceSettings,
     timeout: Duration,
 ) -> Result<FenceReport, ConnError> {
@@ -63,7 +62,6 @@ pub async fn fence(
     if !settings.enabled {
         return Ok(FenceReport::default());
     }
-    let login = Login::monitor(user, password);
     let mut conn = Conn::connect(address, login, timeout).await?;
     let wait = settings.lock_wait.as_secs().max(1);
     conn.exec(&format!("SET SESSION lock_wait_timeout = {wait}"))
@@ -116,12 +114,10 @@ pub async fn fence(
 /// (the auto_increment fence) still run on a read-only node.
 pub async fn set_read_only(
     address: &str,
-    user: &str,
-    password: &str,
+    login: Login<'_>,
     on: bool,
     timeout: Duration,
 ) -> Result<(), ConnError> {
-    let login = Login::monitor(user, password);
     let work = async {
         let mut conn = Conn::connect(address, login, timeout).await?;
         let value = if on { "ON" } else { "OFF" };

@@ -23,6 +23,7 @@ use crate::status::NodeStatus;
 use check::check_loop;
 pub use check::{check, CheckFailure};
 use takeover::Takeover;
+use tandem_backend::{ClientTls, Login};
 
 /// One node to watch.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct NodeConfig {
     pub weight: u32,
     /// Read share (`None` = even spread).
     pub read_weight: Option<u32>,
+    /// How the monitor connects (TLS or clear text).
+    pub tls: ClientTls,
 }
 
 /// Poller settings.
@@ -54,6 +57,18 @@ pub struct MonitorSettings {
     pub max_lag: Duration,
     /// Auto-increment fence run on a node before it takes over the writes.
     pub fence: FenceSettings,
+}
+
+impl MonitorSettings {
+    /// The monitor's login to the node at `address`, with that node's TLS settings.
+    pub fn login_for(&self, address: &str) -> Login<'_> {
+        let tls = self
+            .nodes
+            .iter()
+            .find(|n| n.address == address)
+            .map(|n| &n.tls);
+        Login::monitor(&self.user, &self.password).with_tls(tls)
+    }
 }
 
 impl std::fmt::Debug for MonitorSettings {

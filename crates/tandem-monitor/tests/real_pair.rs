@@ -16,6 +16,7 @@ fn config(p: &Pair) -> MonitorSettings {
                 address: n.addr(),
                 weight,
                 read_weight: None,
+                tls: tandem_backend::ClientTls::disabled(),
             })
             .collect(),
         user: MONITOR_USER.to_owned(),
@@ -242,8 +243,7 @@ async fn fence_raises_three_hundred_tables() {
     };
     let report = fence(
         &p.cn2.addr(),
-        MONITOR_USER,
-        MONITOR_PASSWORD,
+        tandem_backend::Login::monitor(MONITOR_USER, MONITOR_PASSWORD),
         &settings,
         Duration::from_secs(30),
     )

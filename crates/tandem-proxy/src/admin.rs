@@ -97,6 +97,13 @@ impl Admin {
             max_handshake_size: shared.proxy.load().max_handshake_size,
             stored: &stored,
             on_denied: &on_denied,
+            tls: None,
+            require_tls: false,
+            user_requires_tls: &|_| false,
+            plugin: "mysql_native_password",
+            sha2_known: &crate::frontend::no_sha2,
+            sha2_learn: &crate::frontend::no_sha2_learn,
+            on_login: &crate::frontend::uncounted,
         };
         let timeout = shared.proxy.load().handshake_timeout;
         let login = tokio::time::timeout(timeout, authenticate(&mut io, &acceptor, 0)).await;

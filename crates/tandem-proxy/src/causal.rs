@@ -149,6 +149,7 @@ pub async fn follow(
     watermark: std::sync::Arc<Watermark>,
     node: usize,
     address: String,
+    tls: tandem_backend::ClientTls,
     user: String,
     password: String,
     timeout: Duration,
@@ -168,7 +169,7 @@ pub async fn follow(
             continue;
         }
         if conn.is_none() {
-            let login = Login::monitor(&user, &password);
+            let login = Login::monitor(&user, &password).with_tls(Some(&tls));
             match Conn::connect(&address, login, timeout).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {

@@ -5,13 +5,14 @@
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
+use tandem_backend::{ServerTls, Stream};
 use tandem_protocol::{PacketCodec, PacketHeader, ProtocolError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The client socket and its read buffer.
+/// The client socket (clear text, or TLS after the upgrade) and its read buffer.
 pub struct ClientIo {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub buf: BytesMut,
     pub peer: SocketAddr,
 }
@@ -30,7 +31,7 @@ impl std::error::Error for TooLarge {}
 impl ClientIo {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> ClientIo {
         ClientIo {
-            stream,
+            stream: Stream::Plain(stream),
             buf: BytesMut::with_capacity(8 * 1024),
             peer,
         }
@@ -102,6 +103,17 @@ impl ClientIo {
             }
         };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+    }
+
+    /// The TLS upgrade after an SSLRequest: bytes already read past it are the start of the
+    /// client's TLS handshake.
+    pub async fn upgrade(&mut self, tls: &ServerTls) -> std::io::Result<()> {
+        let early = self.buf.split().freeze();
+        let tcp = self.stream.take_plain().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "TLS requested twice")
+        })?;
+        self.stream = tls.accept(tcp, early).await?;
+        Ok(())
     }
 
     pub async fn send(&mut self, out: &BytesMut) -> std::io::Result<()> {

@@ -39,6 +39,10 @@ pub struct Config {
     /// The admin HTTP interface (stats page, metrics, status, actions); off when absent.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// TLS for clients (and for the admin HTTP interface with `[http] tls = true`); off when
+    /// absent.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// The database nodes, in any order; `weight` decides the writer.
     pub backends: Vec<BackendConfig>,
     /// The users clients may log in as (the same users exist on the backends).
@@ -104,6 +108,11 @@ pub struct ProxyConfig {
     /// On SIGTERM/SIGINT, how long running sessions may finish before they are cut.
     #[serde(default = "defaults::shutdown_timeout", with = "durations")]
     pub shutdown_timeout: Duration,
+    /// The authentication plugin announced to clients: `"auto"` (default: what the writer would
+    /// announce — caching_sha2_password for MySQL 8 and later, mysql_native_password for
+    /// MariaDB), `"mysql_native_password"` or `"caching_sha2_password"`.
+    #[serde(default)]
+    pub default_auth: DefaultAuth,
     /// Statements that take longer are logged (digest and timings, never values); `"off"`
     /// (default) logs none.
     #[serde(default, with = "durations::optional")]
@@ -112,6 +121,19 @@ pub struct ProxyConfig {
     /// `nbthread`): 0 = one per core, 1 = everything on one thread.
     #[serde(default)]
     pub threads: usize,
+}
+
+/// `[proxy] default_auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultAuth {
+    /// What the writer would announce.
+    #[default]
+    Auto,
+    /// mysql_native_password.
+    MysqlNativePassword,
+    /// caching_sha2_password.
+    CachingSha2Password,
 }
 
 /// `[monitor]`
@@ -274,89 +296,6 @@ impl WriterConfig {
     }
 }
 
-/// `[admin]`: a MySQL-protocol admin listener (`mariadb -h 127.0.0.1 -P 6032 -u admin -p`).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminConfig {
-    /// Where to listen; loopback unless `allow_remote`.
-    #[serde(default = "defaults::admin_listen")]
-    pub listen: SocketAddr,
-    /// Admin user name.
-    pub user: String,
-    /// Admin password (required, never logged).
-    pub password: String,
-    /// Permit a non-loopback `listen` address.
-    #[serde(default)]
-    pub allow_remote: bool,
-}
-
-impl std::fmt::Debug for AdminConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminConfig")
-            .field("listen", &self.listen)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .field("allow_remote", &self.allow_remote)
-            .finish()
-    }
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    /// One readable line per event.
-    #[default]
-    Human,
-    /// One JSON object per line.
-    Json,
-}
-
-/// `[log]`: level (a `tracing` filter such as `"info"` or `"info,tandem_proxy=debug"`;
-/// `RUST_LOG` overrides it) and format (`--log-format` overrides it).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogConfig {
-    pub level: String,
-    pub format: LogFormat,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: "info".to_owned(),
-            format: LogFormat::Human,
-        }
-    }
-}
-
-/// `[http]`: the admin HTTP interface (`curl -u admin:secret http://127.0.0.1:9000/status`).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Where to listen; loopback unless `allow_remote`.
-    #[serde(default = "defaults::http_listen")]
-    pub listen: SocketAddr,
-    /// User for HTTP basic auth (required: every page and action needs it).
-    pub user: String,
-    /// Its password (required, never logged).
-    pub password: String,
-    /// Permit a non-loopback `listen` address.
-    #[serde(default)]
-    pub allow_remote: bool,
-}
-
-impl fmt::Debug for HttpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpConfig")
-            .field("listen", &self.listen)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .field("allow_remote", &self.allow_remote)
-            .finish()
-    }
-}
-
 /// `[[backends]]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -370,6 +309,9 @@ pub struct BackendConfig {
     /// Share of reads; absent = even spread over healthy nodes.
     #[serde(default)]
     pub read_weight: Option<u32>,
+    /// TLS to this node; clear text when absent.
+    #[serde(default)]
+    pub tls: Option<BackendTlsConfig>,
 }
 
 /// `[[users]]`: clear-text `password` or a `password_hash` (`*` + 40 hex digits, as in
@@ -389,6 +331,9 @@ pub struct UserConfig {
     /// end only its own sessions (others: ERR 1095). Default off.
     #[serde(default)]
     pub connection_admin: bool,
+    /// Refuse this user's logins without TLS (MySQL's `REQUIRE SSL`): ERR 1045.
+    #[serde(default)]
+    pub require_tls: bool,
 }
 
 impl fmt::Debug for UserConfig {
@@ -401,6 +346,7 @@ impl fmt::Debug for UserConfig {
                 &self.password_hash.as_ref().map(|_| "<redacted>"),
             )
             .field("connection_admin", &self.connection_admin)
+            .field("require_tls", &self.require_tls)
             .finish()
     }
 }
@@ -503,6 +449,15 @@ impl Config {
         }
         if let Some(h) = &self.http {
             admin_listener("http", &h.user, &h.password, h.listen, h.allow_remote)?;
+            if h.tls && self.tls.is_none() {
+                return Err(invalid("http.tls", "needs a [tls] certificate"));
+            }
+        }
+        if let Some(t) = &self.tls {
+            t.server_tls().map_err(|e| invalid("tls", e.to_string()))?;
+        }
+        if self.users.iter().any(|u| u.require_tls) && self.tls.is_none() {
+            return Err(invalid("users", "require_tls needs a [tls] certificate"));
         }
         if self.monitor.user.is_empty() {
             return Err(invalid("monitor.user", "must not be empty"));
@@ -531,6 +486,9 @@ impl Config {
                     format!("backends[{i}].address"),
                     format!("`{}` is not host:port", b.address),
                 ));
+            }
+            if let Err(e) = b.client_tls() {
+                return Err(invalid(format!("backends[{i}].tls"), e.to_string()));
             }
             if b.weight == 0 {
                 return Err(invalid(
@@ -609,61 +567,7 @@ fn valid_host_port(s: &str) -> bool {
     }
 }
 
-mod defaults {
-    use super::ReadYourWrites;
-    use std::time::Duration;
-    pub fn max_connections() -> usize {
-        4096
-    }
-    pub fn handshake_timeout() -> Duration {
-        Duration::from_secs(10)
-    }
-    pub fn max_handshake_size() -> usize {
-        64 * 1024 + 4 * 1024
-    }
-    pub fn max_handshakes_per_address() -> usize {
-        512
-    }
-    pub fn write_hold() -> Duration {
-        Duration::from_secs(5)
-    }
-    pub fn max_packet_size() -> usize {
-        128 << 20
-    }
-    pub fn connect_timeout() -> Duration {
-        Duration::from_secs(2)
-    }
-    pub fn pool_max_idle() -> usize {
-        64
-    }
-    pub fn pool_max_connections() -> usize {
-        900
-    }
-    pub fn backend_timeout() -> Duration {
-        Duration::from_secs(8 * 3600)
-    }
-    pub fn pool_wait_timeout() -> Duration {
-        Duration::from_secs(5)
-    }
-    pub fn pool_idle_timeout() -> Duration {
-        Duration::from_secs(60)
-    }
-    pub fn shutdown_timeout() -> Duration {
-        Duration::from_secs(30)
-    }
-    pub fn max_lag() -> Duration {
-        Duration::from_secs(10)
-    }
-    pub fn read_your_writes() -> ReadYourWrites {
-        ReadYourWrites::Global
-    }
-    pub fn admin_listen() -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], 6032))
-    }
-    pub fn http_listen() -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], 9000))
-    }
-}
+pub(crate) mod defaults;
 
 /// `"global"`, `"session"` (`"gtid"`), a duration or `"off"`.
 mod ryw {
@@ -688,6 +592,10 @@ mod ryw {
             })
     }
 }
+
+mod surfaces;
+
+pub use surfaces::{AdminConfig, BackendTlsConfig, HttpConfig, LogConfig, LogFormat, TlsConfig};
 
 #[cfg(test)]
 mod tests;

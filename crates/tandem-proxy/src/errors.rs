@@ -35,6 +35,8 @@ pub const NO_SUCH_THREAD: (u16, &str) = (1094, "HY000");
 pub const MALFORMED: (u16, &str) = (1835, "HY000");
 /// ER_XAER_RMFAIL-like "transaction lost" (writer changed or died inside a transaction).
 pub const TRANSACTION_LOST: (u16, &str) = (1180, "HY000");
+/// ER_SECURE_TRANSPORT_REQUIRED: TLS is required on this listener.
+pub const SECURE_TRANSPORT_REQUIRED: (u16, &str) = (3159, "HY000");
 
 /// Appends an ERR packet with sequence id `seq` to `out`.
 pub fn write_err(out: &mut BytesMut, seq: u8, (code, state): (u16, &str), message: &str) {

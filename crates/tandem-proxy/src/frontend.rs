@@ -4,7 +4,7 @@
 //! the proxy never needs clear-text passwords.
 
 use bytes::BytesMut;
-use tandem_protocol::auth::{generate_salt, native_password};
+use tandem_protocol::auth::{caching_sha2, generate_salt, native_password};
 use tandem_protocol::{
     AuthSwitchRequest, Capabilities, Handshake, HandshakeResponse, OkPacket, StatusFlags,
 };
@@ -13,6 +13,8 @@ use tokio::io::AsyncWriteExt;
 use crate::errors::{self, write_err};
 use crate::session::ClientIo;
 use crate::shared::Shared;
+use std::sync::Arc;
+use tandem_backend::ServerTls;
 
 /// What the proxy offers clients. No SSL (yet), no compression, no MariaDB extended capabilities:
 /// backend connections are opened with exactly the subset a client negotiated.
@@ -80,9 +82,58 @@ pub struct Acceptor<'a> {
     pub stored: &'a (dyn Fn(&str) -> Option<[u8; 20]> + Send + Sync),
     /// Called with the user name of a refused login (counting, logging; never the password).
     pub on_denied: &'a (dyn Fn(&str) + Send + Sync),
+    /// TLS offered to clients (`CLIENT_SSL`), when configured.
+    pub tls: Option<Arc<ServerTls>>,
+    /// Refuse clients without TLS (ERR 3159).
+    pub require_tls: bool,
+    /// Users that may log in only over TLS.
+    pub user_requires_tls: &'a (dyn Fn(&str) -> bool + Send + Sync),
+    /// The plugin announced in the handshake (`mysql_native_password` or
+    /// `caching_sha2_password`).
+    pub plugin: &'static str,
+    /// caching_sha2_password: the `SHA256(SHA256(pw))` and `SHA1(pw)` known for a user (from a
+    /// clear-text password in the configuration, or learnt from a full authentication).
+    pub sha2_known: &'a (dyn Fn(&str) -> Option<Sha2Entry> + Send + Sync),
+    /// Remembers a user's caching_sha2 entry after a full authentication.
+    pub sha2_learn: &'a (dyn Fn(&str, Sha2Entry) + Send + Sync),
+    /// Called on each accepted login with how it was checked: `native`, `sha2_fast` or
+    /// `sha2_full`.
+    pub on_login: &'a (dyn Fn(&'static str) + Send + Sync),
 }
 
+/// What caching_sha2_password's fast path needs for one user, plus the `SHA1(pw)` Tandem logs
+/// in to the backends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sha2Entry {
+    /// `SHA256(SHA256(pw))`.
+    pub stored: [u8; 32],
+    /// `SHA1(pw)`.
+    pub sha1: [u8; 20],
+}
+
+impl Sha2Entry {
+    /// From a clear-text password.
+    pub fn from_password(pw: &[u8]) -> Sha2Entry {
+        Sha2Entry {
+            stored: caching_sha2::hash_password(pw),
+            sha1: native_password::sha1_password(pw),
+        }
+    }
+}
+
+/// Acceptor parts for listeners without caching_sha2_password (admin).
+pub fn no_sha2(_: &str) -> Option<Sha2Entry> {
+    None
+}
+
+/// See [`no_sha2`].
+pub fn no_sha2_learn(_: &str, _: Sha2Entry) {}
+
+/// See [`no_sha2`].
+pub fn uncounted(_: &'static str) {}
+
 const NATIVE: &str = "mysql_native_password";
+const SHA2: &str = "caching_sha2_password";
 
 /// Runs the client listener's handshake and authentication; the caller applies the timeout.
 pub async fn handshake(
@@ -92,12 +143,30 @@ pub async fn handshake(
 ) -> Result<Outcome, std::io::Error> {
     let stored = |user: &str| shared.users.load().get(user).map(|u| u.stored);
     let on_denied = |user: &str| client_denied(shared, user);
+    let requires = |user: &str| shared.users.load().get(user).is_some_and(|u| u.require_tls);
+    let sha2_known = |user: &str| shared.sha2_entry(user);
+    let sha2_learn = |user: &str, e: Sha2Entry| {
+        shared.sha2_cache.insert(user.to_owned(), e);
+    };
+    let on_login = |how: &'static str| shared.stats.login(how);
+    let tls = shared.server_tls.load_full();
+    let mut capabilities = server_capabilities();
+    if tls.is_some() {
+        capabilities |= Capabilities::SSL;
+    }
     let acceptor = Acceptor {
         server_version: server_version(shared),
-        capabilities: server_capabilities(),
+        capabilities,
         max_handshake_size: shared.proxy.load().max_handshake_size,
         stored: &stored,
         on_denied: &on_denied,
+        require_tls: tls.is_some() && shared.config.tls.as_ref().is_some_and(|t| t.require),
+        tls,
+        user_requires_tls: &requires,
+        plugin: announced_plugin(shared),
+        sha2_known: &sha2_known,
+        sha2_learn: &sha2_learn,
+        on_login: &on_login,
     };
     authenticate(io, &acceptor, conn_id).await
 }
@@ -121,22 +190,29 @@ pub async fn authenticate(
 ) -> Result<Outcome, std::io::Error> {
     let salt = generate_salt();
     send_handshake(io, acceptor, conn_id, &salt).await?;
-    let limit = acceptor.max_handshake_size;
-    let (seq, pkt) = match io.read_packet(limit).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(Outcome::Rejected),
-        Err(e)
-            if e.get_ref()
-                .is_some_and(|i| i.is::<crate::client_io::TooLarge>()) =>
-        {
-            // Refused from the header alone: nothing of it was buffered.
-            tracing::info!(client = %io.peer, limit, "handshake response too large");
-            let out = reject(io, 2, errors::BAD_HANDSHAKE, "Bad handshake").await;
-            io.linger_close().await;
-            return out;
-        }
-        Err(e) => return Err(e),
+    let Some((mut seq, mut pkt)) = read_response(io, acceptor).await? else {
+        return Ok(Outcome::Rejected);
     };
+    if is_ssl_request(&pkt) {
+        let Some(tls) = &acceptor.tls else {
+            let msg = "SSL is not enabled on this Tandem listener";
+            return reject(io, seq.wrapping_add(1), errors::BAD_HANDSHAKE, msg).await;
+        };
+        if let Err(e) = io.upgrade(tls).await {
+            tracing::info!(client = %io.peer, error = %e, "TLS handshake failed");
+            return Ok(Outcome::Rejected);
+        }
+        (seq, pkt) = match read_response(io, acceptor).await? {
+            Some(p) => p,
+            None => return Ok(Outcome::Rejected),
+        };
+    }
+    if acceptor.require_tls && !io.stream.is_tls() {
+        let msg = "Connections using insecure transport are prohibited while \
+                   --require_secure_transport=ON.";
+        let seq = seq.wrapping_add(1);
+        return reject(io, seq, errors::SECURE_TRANSPORT_REQUIRED, msg).await;
+    }
     let resp = match HandshakeResponse::parse(&pkt) {
         Ok(r) => r,
         Err(_) => {
@@ -149,14 +225,9 @@ pub async fn authenticate(
             .await;
         }
     };
-    if resp.capabilities.contains(Capabilities::SSL) {
-        return reject(
-            io,
-            seq.wrapping_add(1),
-            errors::BAD_HANDSHAKE,
-            "SSL is not enabled on this Tandem listener",
-        )
-        .await;
+    if resp.capabilities.contains(Capabilities::SSL) && !io.stream.is_tls() {
+        let msg = "SSL is not enabled on this Tandem listener";
+        return reject(io, seq.wrapping_add(1), errors::BAD_HANDSHAKE, msg).await;
     }
     let user = resp.username.clone();
     let answer = Answer {
@@ -168,6 +239,14 @@ pub async fn authenticate(
     let Some((seq, sha1)) = verify(io, acceptor, &salt, answer).await? else {
         return Ok(Outcome::Rejected);
     };
+    if !io.stream.is_tls() && (acceptor.user_requires_tls)(&user) {
+        (acceptor.on_denied)(&user);
+        let msg = format!(
+            "Access denied for user '{user}'@'{}' (using password: YES): this user must use TLS",
+            io.peer.ip()
+        );
+        return reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &msg).await;
+    }
     let capabilities = resp.capabilities & acceptor.capabilities;
     let ok = OkPacket {
         status: StatusFlags::AUTOCOMMIT,
@@ -188,6 +267,36 @@ pub async fn authenticate(
     }))
 }
 
+/// The client's handshake response (or SSLRequest); `None` when it left or was refused.
+async fn read_response(
+    io: &mut ClientIo,
+    acceptor: &Acceptor<'_>,
+) -> Result<Option<(u8, bytes::Bytes)>, std::io::Error> {
+    let limit = acceptor.max_handshake_size;
+    match io.read_packet(limit).await {
+        Ok(p) => Ok(p),
+        Err(e)
+            if e.get_ref()
+                .is_some_and(|i| i.is::<crate::client_io::TooLarge>()) =>
+        {
+            // Refused from the header alone: nothing of it was buffered.
+            tracing::info!(client = %io.peer, limit, "handshake response too large");
+            let _ = reject(io, 2, errors::BAD_HANDSHAKE, "Bad handshake").await;
+            io.linger_close().await;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An SSLRequest: the first 32 bytes of a handshake response, with `CLIENT_SSL`, and nothing
+/// after them.
+fn is_ssl_request(pkt: &[u8]) -> bool {
+    pkt.len() == 32
+        && tandem_protocol::SslRequest::parse(pkt)
+            .is_ok_and(|r| r.capabilities.contains(Capabilities::SSL))
+}
+
 /// The server greeting: protocol 10, a fresh salt, mysql_native_password.
 async fn send_handshake(
     io: &mut ClientIo,
@@ -203,7 +312,7 @@ async fn send_handshake(
         capabilities: acceptor.capabilities,
         charset: 45,
         status: StatusFlags::AUTOCOMMIT,
-        auth_plugin_name: NATIVE.to_owned(),
+        auth_plugin_name: acceptor.plugin.to_owned(),
     };
     let mut payload = BytesMut::new();
     hs.encode(&mut payload);
@@ -241,6 +350,16 @@ pub async fn verify(
         plugin,
         mut auth,
     } = answer;
+    if plugin == Some(SHA2) {
+        match sha2_login(io, acceptor, salt, seq, user, &auth).await? {
+            Sha2::Accepted(seq, sha1, how) => {
+                (acceptor.on_login)(how);
+                return Ok(Some((seq, sha1)));
+            }
+            Sha2::Denied(last) => return deny(io, acceptor, user, last, true).await,
+            Sha2::Fallback => {}
+        }
+    }
     if plugin.is_some_and(|p| p != NATIVE) {
         let mut data = salt.to_vec();
         data.push(0);
@@ -262,16 +381,116 @@ pub async fn verify(
     let sha1 =
         (acceptor.stored)(user).and_then(|stored| native_password::verify(&stored, salt, &auth));
     match sha1 {
-        Some(sha1) => Ok(Some((seq, sha1))),
-        None => {
-            (acceptor.on_denied)(user);
-            let denied = format!(
-                "Access denied for user '{user}'@'{}' (using password: {})",
-                io.peer.ip(),
-                if auth.is_empty() { "NO" } else { "YES" }
-            );
-            reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &denied).await?;
-            Ok(None)
+        Some(sha1) => {
+            (acceptor.on_login)("native");
+            Ok(Some((seq, sha1)))
+        }
+        None => deny(io, acceptor, user, seq, !auth.is_empty()).await,
+    }
+}
+
+/// Tells the client `Access denied` (1045) after its packet `seq`.
+async fn deny(
+    io: &mut ClientIo,
+    acceptor: &Acceptor<'_>,
+    user: &str,
+    seq: u8,
+    with_password: bool,
+) -> Result<Option<(u8, [u8; 20])>, std::io::Error> {
+    (acceptor.on_denied)(user);
+    let denied = format!(
+        "Access denied for user '{user}'@'{}' (using password: {})",
+        io.peer.ip(),
+        if with_password { "YES" } else { "NO" }
+    );
+    reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &denied).await?;
+    Ok(None)
+}
+
+enum Sha2 {
+    /// Logged in; the last packet's sequence id, `SHA1(pw)`, and the path taken.
+    Accepted(u8, [u8; 20], &'static str),
+    /// Wrong password, after the client's packet with this sequence id.
+    Denied(u8),
+    /// Nothing sent: fall back to switching the client to mysql_native_password.
+    Fallback,
+}
+
+/// caching_sha2_password as a MySQL 8 server runs it: the fast path when Tandem knows the
+/// user's `SHA256(SHA256(pw))` (0x03, then OK); otherwise, over TLS, a full authentication
+/// (0x04, the client sends its password, checked against the stored hash and remembered).
+/// Without TLS and without the hash, Tandem asks the client to switch to mysql_native_password
+/// rather than offering an RSA key exchange.
+async fn sha2_login(
+    io: &mut ClientIo,
+    acceptor: &Acceptor<'_>,
+    salt: &[u8; 20],
+    seq: u8,
+    user: &str,
+    auth: &[u8],
+) -> Result<Sha2, std::io::Error> {
+    let stored = (acceptor.stored)(user);
+    let known =
+        (acceptor.sha2_known)(user).filter(|e| stored == Some(native_password::hash_sha1(&e.sha1)));
+    if let Some(entry) = known {
+        if caching_sha2::verify(&entry.stored, salt, auth).is_some() {
+            send_more_data(io, seq.wrapping_add(1), caching_sha2::FAST_AUTH_SUCCESS).await?;
+            return Ok(Sha2::Accepted(seq.wrapping_add(1), entry.sha1, "sha2_fast"));
+        }
+        if !io.stream.is_tls() {
+            return Ok(Sha2::Denied(seq));
+        }
+    }
+    if !io.stream.is_tls() {
+        return Ok(Sha2::Fallback);
+    }
+    send_more_data(io, seq.wrapping_add(1), caching_sha2::PERFORM_FULL_AUTH).await?;
+    let Some((seq, data)) = io.read_packet(1024).await? else {
+        return Ok(Sha2::Denied(seq.wrapping_add(2)));
+    };
+    let password = data.strip_suffix(&[0]).unwrap_or(&data);
+    match stored {
+        Some(h) if native_password::hash_password(password) == h => {
+            let entry = Sha2Entry::from_password(password);
+            (acceptor.sha2_learn)(user, entry);
+            Ok(Sha2::Accepted(seq, entry.sha1, "sha2_full"))
+        }
+        _ => Ok(Sha2::Denied(seq)),
+    }
+}
+
+async fn send_more_data(io: &mut ClientIo, seq: u8, status: u8) -> Result<(), std::io::Error> {
+    let mut out = BytesMut::new();
+    tandem_protocol::write_packet(&mut out, seq, &[0x01, status]);
+    io.stream.write_all(&out).await
+}
+
+/// The plugin the client listener announces: `[proxy] default_auth`, where `auto` is what the
+/// writer would announce (caching_sha2_password for MySQL 8 and later).
+fn announced_plugin(shared: &Shared) -> &'static str {
+    use crate::config::DefaultAuth;
+    match shared.config.proxy.default_auth {
+        DefaultAuth::MysqlNativePassword => NATIVE,
+        DefaultAuth::CachingSha2Password => SHA2,
+        DefaultAuth::Auto => {
+            let snap = shared.topology.load();
+            let mysql8 = snap
+                .writer
+                .and_then(|w| snap.nodes.get(w))
+                .and_then(|n| n.status.as_ref())
+                .is_some_and(|s| {
+                    s.flavor == tandem_monitor::Flavor::MySql
+                        && s.version
+                            .split('.')
+                            .next()
+                            .and_then(|v| v.parse::<u32>().ok())
+                            >= Some(8)
+                });
+            if mysql8 {
+                SHA2
+            } else {
+                NATIVE
+            }
         }
     }
 }

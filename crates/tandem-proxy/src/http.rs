@@ -44,6 +44,7 @@ type Reply = Response<Full<Bytes>>;
 
 /// Serves the admin HTTP interface on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, config: HttpConfig, shared: Arc<Shared>) {
+    let tls = config.tls;
     let expected: Arc<str> = format!("{}:{}", config.user, config.password).into();
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -60,7 +61,18 @@ pub async fn serve(listener: TcpListener, config: HttpConfig, shared: Arc<Shared
         };
         let shared = shared.clone();
         let expected = expected.clone();
+        let tls = tls.then(|| shared.server_tls.load_full()).flatten();
         tokio::spawn(async move {
+            let stream = match tls {
+                Some(tls) => {
+                    let accepted = tls.accept(stream, Bytes::new());
+                    match tokio::time::timeout(HEADER_TIMEOUT, accepted).await {
+                        Ok(Ok(s)) => s,
+                        _ => return,
+                    }
+                }
+                None => tandem_backend::Stream::Plain(stream),
+            };
             let svc = service_fn(move |req| {
                 let shared = shared.clone();
                 let expected = expected.clone();

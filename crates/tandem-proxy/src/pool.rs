@@ -46,6 +46,8 @@ struct Idle {
 pub struct Pool {
     name: String,
     address: String,
+    /// TLS to the node.
+    tls: tandem_backend::ClientTls,
     /// Idle connections, one list per worker.
     idle: Vec<Mutex<VecDeque<Idle>>>,
     count: Arc<Count>,
@@ -94,10 +96,17 @@ pub enum PoolError {
 
 impl Pool {
     /// A pool for `workers` event loops; `name` is the node's name (for errors).
-    pub fn new(name: String, address: String, cfg: &ProxyConfig, workers: usize) -> Pool {
+    pub fn new(
+        name: String,
+        address: String,
+        tls: tandem_backend::ClientTls,
+        cfg: &ProxyConfig,
+        workers: usize,
+    ) -> Pool {
         Pool {
             name,
             address,
+            tls,
             idle: (0..workers.max(1))
                 .map(|_| Mutex::new(VecDeque::new()))
                 .collect(),
@@ -176,6 +185,7 @@ impl Pool {
             database: key.database.as_deref(),
             capabilities: Capabilities::from_bits_truncate(key.capabilities),
             charset: key.charset,
+            tls: Some(&self.tls),
         };
         let mut conn = Conn::connect(&self.address, login, self.connect_timeout).await?;
         // Tandem's own statements on it (state, access mode, reset) answer within this.

@@ -87,6 +87,15 @@ pub async fn reload(shared: &Shared) -> Result<ReloadReport, ReloadError> {
             .push("backends (nodes added, removed, renamed or moved)".to_owned());
     }
     live_limits(shared, &new, &mut report);
+    if let Some(t) = &new.tls {
+        // Validated with the file: the certificate and key are read again.
+        if let Ok(tls) = t.server_tls() {
+            shared.server_tls.store(Some(std::sync::Arc::new(tls)));
+            report
+                .applied
+                .push("tls certificate (read again)".to_owned());
+        }
+    }
     let users = users_from(&new);
     if !same_users(&shared.users.load(), &users) {
         report
@@ -104,8 +113,11 @@ fn same_users(
 ) -> bool {
     a.len() == b.len()
         && a.iter().all(|(k, u)| {
-            b.get(k)
-                .is_some_and(|v| v.stored == u.stored && v.connection_admin == u.connection_admin)
+            b.get(k).is_some_and(|v| {
+                v.stored == u.stored
+                    && v.connection_admin == u.connection_admin
+                    && v.require_tls == u.require_tls
+            })
         })
 }
 
@@ -158,8 +170,13 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<String> {
     let differs =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
     let mut out = Vec::new();
-    let sections: [(&str, bool); 7] = [
+    let sections: [(&str, bool); 8] = [
         ("log", differs(&old.log, &new.log)),
+        (
+            "tls (added, removed or require changed)",
+            old.tls.is_some() != new.tls.is_some()
+                || old.tls.as_ref().map(|t| t.require) != new.tls.as_ref().map(|t| t.require),
+        ),
         ("health", differs(&old.health, &new.health)),
         (
             "monitor",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tandem_backend::ClientTls;
 use tandem_monitor::{Monitor, MonitorSettings, NodeConfig};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -40,6 +41,8 @@ pub fn monitor_config(config: &Config) -> MonitorSettings {
                 address: b.address.clone(),
                 weight: b.weight,
                 read_weight: b.read_weight,
+                // Validated with the configuration.
+                tls: b.client_tls().unwrap_or_else(|_| ClientTls::disabled()),
             })
             .collect(),
         user: config.monitor.user.clone(),
@@ -163,6 +166,7 @@ fn spawn_causal_followers(shared: &Arc<Shared>) -> Vec<AbortOnDrop> {
                 shared.causal.clone(),
                 i,
                 b.address.clone(),
+                b.client_tls().unwrap_or_else(|_| ClientTls::disabled()),
                 shared.config.monitor.user.clone(),
                 shared.config.monitor.password.clone(),
                 shared.config.health.timeout,

@@ -25,6 +25,10 @@ pub struct User {
     pub stored: [u8; 20],
     /// May KILL other users' sessions.
     pub connection_admin: bool,
+    /// May log in only over TLS.
+    pub require_tls: bool,
+    /// caching_sha2_password's fast path, when the configuration has the clear password.
+    pub sha2: Option<crate::frontend::Sha2Entry>,
 }
 
 /// Counters (exported by the admin endpoint when it exists).
@@ -43,9 +47,24 @@ pub struct Stats {
     pub writer_changes: AtomicU64,
     /// Text statements the router sent to the writer, per reason (bit of `PinReasons`).
     pub writer_reasons: [AtomicU64; 16],
+    /// Accepted client logins by how they were checked: mysql_native_password,
+    /// caching_sha2_password's fast path, its full authentication.
+    pub logins_native: AtomicU64,
+    pub logins_sha2_fast: AtomicU64,
+    pub logins_sha2_full: AtomicU64,
 }
 
 impl Stats {
+    /// Counts an accepted login (`native`, `sha2_fast`, `sha2_full`).
+    pub fn login(&self, how: &str) {
+        let c = match how {
+            "sha2_fast" => &self.logins_sha2_fast,
+            "sha2_full" => &self.logins_sha2_full,
+            _ => &self.logins_native,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a text statement routed to the writer for `reasons`.
     pub fn routed_to_writer(&self, reasons: tandem_router::PinReasons) {
         let bits = reasons.bits();
@@ -103,6 +122,11 @@ pub struct Shared {
     pub switching: std::sync::atomic::AtomicBool,
     /// Wakes the writes a switchover held when it ends.
     pub switch_done: Notify,
+    /// caching_sha2_password entries learnt from full authentications (users configured by
+    /// hash only), by user.
+    pub sha2_cache: DashMap<String, crate::frontend::Sha2Entry>,
+    /// What Tandem presents to TLS clients (swapped by a reload).
+    pub server_tls: arc_swap::ArcSwapOption<tandem_backend::ServerTls>,
     /// Statement digests for `GET /digests`.
     pub digests: crate::digests::Digests,
     pub pools: Vec<Pool>,
@@ -130,6 +154,8 @@ impl Shared {
                 Pool::new(
                     b.name.clone(),
                     b.address.clone(),
+                    b.client_tls()
+                        .unwrap_or_else(|_| tandem_backend::ClientTls::disabled()),
                     &config.proxy,
                     workers.len(),
                 )
@@ -139,6 +165,14 @@ impl Shared {
             users: ArcSwap::from_pointee(users),
             proxy: ArcSwap::from_pointee(config.proxy.clone()),
             digests: crate::digests::Digests::default(),
+            sha2_cache: DashMap::new(),
+            server_tls: arc_swap::ArcSwapOption::new(
+                config
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.server_tls().ok())
+                    .map(Arc::new),
+            ),
             open_transactions: AtomicUsize::new(0),
             switching: std::sync::atomic::AtomicBool::new(false),
             switch_done: Notify::new(),
@@ -240,6 +274,15 @@ impl Shared {
         result
     }
 
+    /// The caching_sha2 entry Tandem knows for `user`: from the configuration, or learnt.
+    pub fn sha2_entry(&self, user: &str) -> Option<crate::frontend::Sha2Entry> {
+        self.users
+            .load()
+            .get(user)
+            .and_then(|u| u.sha2)
+            .or_else(|| self.sha2_cache.get(user).map(|e| *e))
+    }
+
     pub fn conn_id(&self) -> u32 {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -261,6 +304,11 @@ pub fn users_from(config: &Config) -> HashMap<String, User> {
                 User {
                     stored,
                     connection_admin: u.connection_admin,
+                    require_tls: u.require_tls,
+                    sha2: u
+                        .password
+                        .as_ref()
+                        .map(|p| crate::frontend::Sha2Entry::from_password(p.as_bytes())),
                 },
             ))
         })

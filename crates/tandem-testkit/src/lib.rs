@@ -212,6 +212,13 @@ pub fn pair() -> Pair {
 }
 
 impl Pair {
+    /// The test CA and certificates (`scripts/cluster` makes them): `ca.pem`, `cn1-cert.pem`,
+    /// `cn1-key.pem`, `cn2-*`, and `tandem-cert.pem` / `tandem-key.pem` for Tandem's client side
+    /// (names localhost and 127.0.0.1).
+    pub fn tls_dir(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+
     /// The node by id.
     pub fn node(&self, id: NodeId) -> &Node {
         match id {

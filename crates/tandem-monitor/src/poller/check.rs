@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tandem_backend::{Conn, ConnError, Login};
+use tandem_backend::{Conn, ConnError};
 use tokio::sync::{mpsc, watch};
 
 use super::{MonitorSettings, Msg};
@@ -76,7 +76,7 @@ pub async fn check_on(
 ) -> Result<NodeStatus, CheckFailure> {
     let work = async {
         if conn.is_none() {
-            let login = Login::monitor(&config.user, &config.password);
+            let login = config.login_for(address);
             *conn = Some(Conn::connect(address, login, config.health.timeout).await?);
         }
         let Some(conn) = conn.as_mut() else {

@@ -32,19 +32,19 @@ pub(super) struct Takeover {
 async fn take_over(address: &str, cfg: &MonitorSettings, plan: Plan) -> Result<Takeover, String> {
     let timeout = fence_timeout(cfg);
     for (_, other) in &plan.close {
-        set_read_only(other, &cfg.user, &cfg.password, true, timeout)
+        set_read_only(other, cfg.login_for(other), true, timeout)
             .await
             .map_err(|e| format!("read_only=ON on {other}: {e}"))?;
     }
     let report = if plan.auto_increment {
-        fence(address, &cfg.user, &cfg.password, &cfg.fence, timeout)
+        fence(address, cfg.login_for(address), &cfg.fence, timeout)
             .await
             .map_err(|e| format!("auto_increment fence: {e}"))?
     } else {
         FenceReport::default()
     };
     if plan.open {
-        set_read_only(address, &cfg.user, &cfg.password, false, timeout)
+        set_read_only(address, cfg.login_for(address), false, timeout)
             .await
             .map_err(|e| format!("read_only=OFF: {e}"))?;
     }
@@ -84,15 +84,10 @@ impl Aggregator {
             }
             let (tx, cfg, address) = (self.tx.clone(), self.config.clone(), n.address.clone());
             let task = tokio::spawn(async move {
-                let result = set_read_only(
-                    &address,
-                    &cfg.user,
-                    &cfg.password,
-                    true,
-                    fence_timeout(&cfg),
-                )
-                .await
-                .map_err(|e| e.to_string());
+                let result =
+                    set_read_only(&address, cfg.login_for(&address), true, fence_timeout(&cfg))
+                        .await
+                        .map_err(|e| e.to_string());
                 let _ = tx.send(Msg::Closed(i, result)).await;
             });
             self.closing[i] = Some(task.abort_handle());

@@ -57,6 +57,11 @@ pub fn hash_password(password: &[u8]) -> [u8; 20] {
     sha1(&[&sha1(&[password])])
 }
 
+/// The stored hash from a recovered `SHA1(password)`: `SHA1(SHA1(password))`.
+pub fn hash_sha1(sha1_password: &[u8; 20]) -> [u8; 20] {
+    sha1(&[sha1_password])
+}
+
 /// Parses `*` + 40 hex digits (either case) into the stored hash.
 pub fn parse_stored_hash(s: &str) -> Option<[u8; 20]> {
     let hex = s.strip_prefix('*')?.as_bytes();

@@ -129,6 +129,17 @@ fn traffic(reg: &mut Registry, status: &Status) {
             .get_or_create(&vec![("reason".to_owned(), reason.clone())])
             .inc_by(*v);
     }
+    let logins = Family::<Labels, Counter<u64>>::default();
+    reg.register(
+        "logins",
+        "accepted client logins, by how they were checked",
+        logins.clone(),
+    );
+    for (how, v) in &c.logins {
+        logins
+            .get_or_create(&vec![("method".to_owned(), (*how).to_owned())])
+            .inc_by(*v);
+    }
     counter(
         reg,
         "misroutes",

@@ -106,6 +106,8 @@ pub struct Counters {
     /// Text statements the router sent to the writer, by reason (`statement`: not a pure read;
     /// `transaction`, `temp_table`, `user_vars`, `hint`, ...); a statement may have several.
     pub routed_to_writer: std::collections::BTreeMap<String, u64>,
+    /// Accepted client logins by how they were checked (`native`, `sha2_fast`, `sha2_full`).
+    pub logins: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -215,6 +217,13 @@ impl Status {
                 auth_failures: load(&s.auth_failures),
                 writer_changes: load(&s.writer_changes),
                 routed_to_writer: s.writer_reasons().into_iter().collect(),
+                logins: [
+                    ("native", load(&s.logins_native)),
+                    ("sha2_fast", load(&s.logins_sha2_fast)),
+                    ("sha2_full", load(&s.logins_sha2_full)),
+                ]
+                .into_iter()
+                .collect(),
             },
             last_writer_change: None,
             events: shared

@@ -134,12 +134,24 @@ impl Session {
         let shared = self.shared.clone();
         let stored = |user: &str| shared.users.load().get(user).map(|u| u.stored);
         let on_denied = |user: &str| crate::frontend::client_denied(&shared, user);
+        let sha2_known = |user: &str| shared.sha2_entry(user);
+        let sha2_learn = |user: &str, e: crate::frontend::Sha2Entry| {
+            shared.sha2_cache.insert(user.to_owned(), e);
+        };
+        let on_login = |how: &'static str| shared.stats.login(how);
         let acceptor = crate::frontend::Acceptor {
             server_version: String::new(),
             capabilities: self.login.capabilities,
             max_handshake_size: shared.proxy.load().max_handshake_size,
             stored: &stored,
             on_denied: &on_denied,
+            tls: None,
+            require_tls: false,
+            user_requires_tls: &|_| false,
+            plugin: "mysql_native_password",
+            sha2_known: &sha2_known,
+            sha2_learn: &sha2_learn,
+            on_login: &on_login,
         };
         let answer = crate::frontend::Answer {
             seq,
@@ -152,6 +164,21 @@ impl Session {
         let Ok(Some((seq, sha1))) = verified else {
             return Err(Stop::Client);
         };
+        let needs_tls = shared
+            .users
+            .load()
+            .get(&cu.username)
+            .is_some_and(|u| u.require_tls);
+        if needs_tls && !self.io.stream.is_tls() {
+            crate::frontend::client_denied(&shared, &cu.username);
+            let msg = format!(
+                "Access denied for user '{}'@'{}' (using password: YES): this user must use TLS",
+                cu.username,
+                self.io.peer.ip()
+            );
+            self.reply_err(seq, errors::ACCESS_DENIED, &msg).await?;
+            return Err(Stop::Client);
+        }
         self.release();
         self.stmts.clear();
         self.set_tx_node(None);
