@@ -110,3 +110,100 @@ async fn caching_sha2_password_fast_full_and_fallback() {
     assert_eq!(login(&python, port, "apppass", None), None);
     assert_eq!(logins("sha2_fast"), fast0 + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_ed25519_account_works_end_to_end() {
+    let p = pair();
+    for node in [&p.cn1, &p.cn2] {
+        let have = node
+            .query("SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519'");
+        if have[0][0] == "0" {
+            node.try_query("INSTALL SONAME 'auth_ed25519'")
+                .expect("the ed25519 plugin (Debian's mariadb-server ships it)");
+        }
+    }
+    p.cn1.query(
+        "CREATE USER IF NOT EXISTS 'edu'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('edpass'); \
+         GRANT ALL ON shop.* TO 'edu'@'%'",
+    );
+    p.wait_synced(std::time::Duration::from_secs(30));
+    let config = format!(
+        "{}\n[[users]]\nname = \"edu\"\npassword = \"edpass\"\n",
+        config_text(&p, "")
+    );
+    let proxy = start(&config).await;
+    // The client logs in to Tandem as usual; Tandem signs each backend's ed25519 nonce.
+    for _ in 0..4 {
+        let sql = "SELECT CURRENT_USER(); SELECT @@server_id";
+        let (ok, text) = crate::support::mariadb(&proxy, "edu", "edpass", &["-N"], sql);
+        assert!(ok && text.contains("edu@%"), "{text}");
+    }
+    // A write as that user, over the pooled ed25519 connections.
+    let sql =
+        "CREATE TABLE IF NOT EXISTS ed_t (id INT PRIMARY KEY); REPLACE INTO ed_t VALUES (1); \
+               DROP TABLE ed_t";
+    let (ok, text) = crate::support::mariadb(&proxy, "edu", "edpass", &[], sql);
+    assert!(ok, "{text}");
+    // Both nodes saw the user log in over ed25519 (its only method).
+    let plugin = p
+        .cn2
+        .query("SELECT plugin FROM mysql.user WHERE User = 'edu'");
+    assert_eq!(plugin[0][0], "ed25519");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_accounts_log_in_and_follow_password_changes() {
+    let p = pair();
+    p.cn1.query(
+        "GRANT SELECT ON mysql.global_priv TO 'monitor'@'%'; \
+         CREATE USER IF NOT EXISTS 'srvu'@'%' IDENTIFIED BY 'srvpass'; \
+         ALTER USER 'srvu'@'%' IDENTIFIED BY 'srvpass'; \
+         GRANT ALL ON shop.* TO 'srvu'@'%'",
+    );
+    p.wait_synced(std::time::Duration::from_secs(30));
+    let config = config_text(&p, "").replace(
+        "max_lag = \"10s\"",
+        "max_lag = \"10s\"\nload_users = true\nusers_refresh = \"300ms\"",
+    );
+    assert!(config.contains("load_users"), "{config}");
+    let proxy = start(&config).await;
+    let login =
+        |pw: &str| crate::support::mariadb(&proxy, "srvu", pw, &["-N"], "SELECT CURRENT_USER()");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (ok, text) = login("srvpass");
+        if ok {
+            assert!(text.contains("srvu@%"), "{text}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never accepted: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (ok, text) = login("wrong");
+    assert!(!ok && text.contains("1045"), "{text}");
+    // A new password on the servers: the old one stops working after a refresh.
+    p.cn1.query("ALTER USER 'srvu'@'%' IDENTIFIED BY 'newpass'");
+    p.wait_synced(std::time::Duration::from_secs(30));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (ok, _) = login("newpass");
+        if ok {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new password never worked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (ok, text) = login("srvpass");
+    assert!(!ok && text.contains("1045"), "{text}");
+    // Configured users keep working alongside.
+    let (ok, text) = crate::support::mariadb(&proxy, "app", "apppass", &[], "SELECT 1");
+    assert!(ok, "{text}");
+    p.cn1.query("DROP USER 'srvu'@'%'");
+    p.wait_synced(std::time::Duration::from_secs(30));
+}

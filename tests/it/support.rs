@@ -123,6 +123,31 @@ impl Proxy {
     }
 }
 
+/// The `mariadb` CLI through Tandem as `user`, with `extra` options, in schema `shop`;
+/// returns (success, stdout + stderr).
+pub fn mariadb(
+    proxy: &Proxy,
+    user: &str,
+    password: &str,
+    extra: &[&str],
+    sql: &str,
+) -> (bool, String) {
+    let out = std::process::Command::new("mariadb")
+        .args(["--no-defaults", "-h", "127.0.0.1", "-u", user])
+        .arg(format!("-p{password}"))
+        .arg(format!("-P{}", proxy.addr.port()))
+        .args(extra)
+        .args(["shop", "-e", sql])
+        .output()
+        .expect("run mariadb");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// mysql_async options for the app user through the proxy.
 pub fn opts(proxy: &Proxy, db: &str) -> mysql_async::Opts {
     mysql_async::OptsBuilder::default()

@@ -19,21 +19,9 @@ fn tls_section(p: &Pair, require: bool) -> String {
     )
 }
 
-/// The `mariadb` CLI through Tandem; returns (success, stdout + stderr).
+/// The `mariadb` CLI through Tandem as `app`.
 fn cli(proxy: &Proxy, tls: &[&str], sql: &str) -> (bool, String) {
-    let out = Command::new("mariadb")
-        .args(["--no-defaults", "-h", "127.0.0.1", "-u", "app", "-papppass"])
-        .arg(format!("-P{}", proxy.addr.port()))
-        .args(tls)
-        .args(["shop", "-e", sql])
-        .output()
-        .expect("run mariadb");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    crate::support::mariadb(proxy, "app", "apppass", tls, sql)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,28 +145,8 @@ async fn a_user_that_requires_tls_cannot_log_in_in_clear_text() {
         .replace("name = \"hashed\"", "name = \"hashed\"\nrequire_tls = true");
     let proxy = start(&config).await;
     let login = |tls: &[&str]| {
-        let out = Command::new("mariadb")
-            .args([
-                "--no-defaults",
-                "-h",
-                "127.0.0.1",
-                "-u",
-                "hashed",
-                "-ppassword",
-            ])
-            .arg(format!("-P{}", proxy.addr.port()))
-            .args(tls)
-            .args(["-e", "SELECT CURRENT_USER()"])
-            .output()
-            .expect("run mariadb");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        let sql = "SELECT CURRENT_USER()";
+        crate::support::mariadb(&proxy, "hashed", "password", tls, sql)
     };
     let (ok, text) = login(&["--skip-ssl"]);
     assert!(

@@ -7,7 +7,9 @@
 //! `mysql_native_password` hashes logs in with [`Credential::NativeSha1`] — the SHA1(password)
 //! recovered while verifying its own client (see [`crate::auth::native_password::verify`]).
 
-use crate::auth::{caching_sha2, native_password, CACHING_SHA2_PASSWORD, MYSQL_NATIVE_PASSWORD};
+use crate::auth::{
+    caching_sha2, ed25519, native_password, CACHING_SHA2_PASSWORD, MYSQL_NATIVE_PASSWORD,
+};
 use crate::capabilities::Capabilities;
 use crate::error::{ProtocolError, Result};
 use crate::message::auth_more_data::AuthMoreData;
@@ -189,7 +191,12 @@ impl<'a> ClientLogin<'a> {
             Some(0xFE) => {
                 let switch = AuthSwitchRequest::parse(payload)?;
                 self.plugin = switch.plugin.clone();
-                self.salt = switch.scramble().to_vec();
+                // client_ed25519 signs the whole 32-byte nonce (which may end in a zero byte).
+                self.salt = if self.plugin == ed25519::CLIENT_ED25519 && switch.data.len() == 32 {
+                    switch.data.clone()
+                } else {
+                    switch.scramble().to_vec()
+                };
                 Ok(LoginStep::Send(self.auth_data()?))
             }
             Some(0x01) => {
@@ -233,6 +240,9 @@ impl<'a> ClientLogin<'a> {
             } else {
                 caching_sha2::scramble(p, &self.salt).to_vec()
             }),
+            (ed25519::CLIENT_ED25519, Credential::Password(p)) => {
+                Ok(ed25519::sign(p, &self.salt).to_vec())
+            }
             (MYSQL_CLEAR_PASSWORD, Credential::Password(p)) if self.opts.secure_transport => {
                 Ok(nul_terminated(p))
             }

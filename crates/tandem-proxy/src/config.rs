@@ -150,6 +150,14 @@ pub struct MonitorConfig {
     /// Readers lagging more than this leave the read pool.
     #[serde(default = "defaults::max_lag", with = "durations")]
     pub max_lag: Duration,
+    /// Let the servers' `mysql_native_password` accounts log in too (read with this login,
+    /// which then needs SELECT on `mysql.global_priv` (MariaDB) or `mysql.user` (MySQL));
+    /// `[[users]]` keep working and win over an account of the same name.
+    #[serde(default)]
+    pub load_users: bool,
+    /// How often the servers' accounts are read again (and on every reload).
+    #[serde(default = "defaults::users_refresh", with = "durations")]
+    pub users_refresh: Duration,
 }
 
 impl fmt::Debug for MonitorConfig {
@@ -158,6 +166,8 @@ impl fmt::Debug for MonitorConfig {
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("max_lag", &self.max_lag)
+            .field("load_users", &self.load_users)
+            .field("users_refresh", &self.users_refresh)
             .finish()
     }
 }
@@ -501,8 +511,11 @@ impl Config {
     }
 
     fn validate_users(&self) -> Result<(), ConfigError> {
-        if self.users.is_empty() {
-            return Err(invalid("users", "at least one user is required"));
+        if self.users.is_empty() && !self.monitor.load_users {
+            return Err(invalid(
+                "users",
+                "at least one user is required (or [monitor] load_users = true)",
+            ));
         }
         let mut names = HashSet::new();
         for (i, u) in self.users.iter().enumerate() {

@@ -24,6 +24,7 @@ mod pool;
 mod relay;
 mod reload;
 mod server;
+mod server_users;
 mod session;
 mod shared;
 mod workers;

@@ -154,7 +154,7 @@ impl Pool {
     pub async fn get(
         &self,
         key: &PoolKey,
-        sha1: &[u8; 20],
+        credential: Credential<'_>,
     ) -> Result<(Conn, Permit, bool), PoolError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.wait_timeout;
@@ -181,7 +181,7 @@ impl Pool {
         };
         let login = Login {
             user: &key.user,
-            credential: Credential::NativeSha1(*sha1),
+            credential,
             database: key.database.as_deref(),
             capabilities: Capabilities::from_bits_truncate(key.capabilities),
             charset: key.charset,

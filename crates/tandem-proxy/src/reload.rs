@@ -97,11 +97,22 @@ pub async fn reload(shared: &Shared) -> Result<ReloadReport, ReloadError> {
         }
     }
     let users = users_from(&new);
-    if !same_users(&shared.users.load(), &users) {
+    if !same_users(&shared.config_users.load(), &users) {
         report
             .applied
             .push(format!("users ({} configured)", users.len()));
-        shared.users.store(std::sync::Arc::new(users));
+        shared.config_users.store(std::sync::Arc::new(users));
+        shared
+            .users
+            .store(std::sync::Arc::new(crate::server_users::merged(shared)));
+    }
+    if shared.config.monitor.load_users {
+        match crate::server_users::refresh(shared).await {
+            Ok(n) => report
+                .applied
+                .push(format!("server accounts read again ({n})")),
+            Err(e) => warn!(error = %e, "reload: cannot read the servers' accounts"),
+        }
     }
     info!(applied = ?report.applied, needs_restart = ?report.needs_restart, "configuration reloaded");
     Ok(report)

@@ -99,6 +99,11 @@ async fn serve_sessions(
     tokio::spawn(shared.clone().follow_server_caps());
     tokio::spawn(shared.clone().record_events(events));
     let _followers = spawn_causal_followers(&shared);
+    let _server_users = shared
+        .config
+        .monitor
+        .load_users
+        .then(|| AbortOnDrop(tokio::spawn(crate::server_users::follow(shared.clone()))));
     let admin = spawn_admin(&shared).await?;
     let http = spawn_http(&shared).await?;
     let limit = Arc::new(Semaphore::new(shared.config.proxy.max_connections));

@@ -29,6 +29,26 @@ pub struct User {
     pub require_tls: bool,
     /// caching_sha2_password's fast path, when the configuration has the clear password.
     pub sha2: Option<crate::frontend::Sha2Entry>,
+    /// The clear password, when the configuration has it: Tandem logs in to the backends with
+    /// it (any plugin: client_ed25519, caching_sha2_password), else with the recovered SHA1.
+    pub password: Option<Secret>,
+}
+
+/// A password kept in memory; never printed.
+#[derive(Clone)]
+pub struct Secret(Arc<[u8]>);
+
+impl Secret {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// Counters (exported by the admin endpoint when it exists).
@@ -114,8 +134,13 @@ pub struct Shared {
     pub handshakes: DashMap<std::net::IpAddr, usize>,
     /// Causal reads across sessions: the latest acknowledged write and who has applied it.
     pub causal: Arc<crate::causal::Watermark>,
-    /// Who may log in (swapped whole by a reload; sessions already logged in stay).
+    /// Who may log in (swapped whole by a reload; sessions already logged in stay): the
+    /// servers' accounts (`[monitor] load_users`) overlaid with the configuration's.
     pub users: ArcSwap<HashMap<String, User>>,
+    /// The configuration's users.
+    pub config_users: ArcSwap<HashMap<String, User>>,
+    /// The servers' native-password accounts, as last read.
+    pub server_users: ArcSwap<HashMap<String, User>>,
     /// Sessions with an open transaction on the writer.
     pub open_transactions: AtomicUsize,
     /// A graceful switchover is waiting for open transactions: new ones wait (`write_hold`).
@@ -162,6 +187,8 @@ impl Shared {
             })
             .collect();
         Arc::new(Shared {
+            config_users: ArcSwap::from_pointee(users.clone()),
+            server_users: ArcSwap::from_pointee(HashMap::new()),
             users: ArcSwap::from_pointee(users),
             proxy: ArcSwap::from_pointee(config.proxy.clone()),
             digests: crate::digests::Digests::default(),
@@ -309,6 +336,7 @@ pub fn users_from(config: &Config) -> HashMap<String, User> {
                         .password
                         .as_ref()
                         .map(|p| crate::frontend::Sha2Entry::from_password(p.as_bytes())),
+                    password: u.password.as_ref().map(|p| Secret(p.as_bytes().into())),
                 },
             ))
         })

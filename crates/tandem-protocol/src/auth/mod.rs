@@ -6,6 +6,7 @@
 //! is exactly what the backend scramble needs ([`native_password::scramble_with_sha1`]).
 
 pub mod caching_sha2;
+pub mod ed25519;
 pub mod native_password;
 
 /// Plugin name of mysql_native_password.

@@ -54,3 +54,6 @@ pub fn admin_listen() -> std::net::SocketAddr {
 pub fn http_listen() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], 9000))
 }
+pub fn users_refresh() -> Duration {
+    Duration::from_secs(60)
+}

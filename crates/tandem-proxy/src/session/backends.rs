@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use tandem_backend::ConnError;
+use tandem_protocol::client::Credential;
 use tracing::info;
 
 use super::{next_rand, Backend, BackendError, Session, Stop, Target};
@@ -177,24 +178,35 @@ impl Session {
             .pools
             .get(node)
             .ok_or_else(|| BackendError::Other("no such backend".into()))?;
-        let (conn, permit, read_only) =
-            pool.get(&self.key, &self.login.sha1).await.map_err(|e| {
-                let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
-                match e {
-                    PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
-                        BackendError::Unreachable(msg)
-                    }
-                    PoolError::Full { .. } => BackendError::Busy(e.to_string()),
-                    PoolError::Connect(ConnError::Server(ref err))
-                        if err.code == 1040 || err.code == 1203 =>
-                    {
-                        BackendError::Busy(msg)
-                    }
-                    // The server's own refusal (1045, 1044, 1049, ...), as it sent it.
-                    PoolError::Connect(ConnError::Server(err)) => BackendError::Server(err),
-                    _ => BackendError::Other(msg),
+        // The clear password when the configuration has it (needed for backends whose account
+        // uses client_ed25519 or caching_sha2_password); otherwise the SHA1 the login recovered.
+        let password = self
+            .shared
+            .users
+            .load()
+            .get(&self.login.user)
+            .and_then(|u| u.password.clone());
+        let credential = match &password {
+            Some(p) => Credential::Password(p.bytes()),
+            None => Credential::NativeSha1(self.login.sha1),
+        };
+        let (conn, permit, read_only) = pool.get(&self.key, credential).await.map_err(|e| {
+            let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
+            match e {
+                PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
+                    BackendError::Unreachable(msg)
                 }
-            })?;
+                PoolError::Full { .. } => BackendError::Busy(e.to_string()),
+                PoolError::Connect(ConnError::Server(ref err))
+                    if err.code == 1040 || err.code == 1203 =>
+                {
+                    BackendError::Busy(msg)
+                }
+                // The server's own refusal (1045, 1044, 1049, ...), as it sent it.
+                PoolError::Connect(ConnError::Server(err)) => BackendError::Server(err),
+                _ => BackendError::Other(msg),
+            }
+        })?;
         self.track(node, Some(conn.connection_id()));
         Ok(Backend {
             conn,
