@@ -15,6 +15,7 @@ mod hostile;
 mod http;
 mod idle;
 mod integrity;
+mod multiplex;
 mod prestashop;
 mod routing;
 mod sessions;

@@ -117,6 +117,17 @@ pub struct ProxyConfig {
     /// (default) logs none.
     #[serde(default, with = "durations::optional")]
     pub slow_statement: Option<Duration>,
+    /// Multiplexing: a session that goes quiet gives its backend connections back to the pools
+    /// (without a reset: their session state is known from session tracking) unless something
+    /// ties it to them — a transaction, locks, temporary tables, user variables, prepared
+    /// statements, the previous statement's diagnostics (see README "Multiplexing"). Its next
+    /// statement takes a connection again with the session's variables re-applied. Default on.
+    #[serde(default = "defaults::multiplex")]
+    pub multiplex: bool,
+    /// How long a quiet session keeps its connections before giving them back (a page's next
+    /// statement usually comes sooner and reuses them).
+    #[serde(default = "defaults::multiplex_linger", with = "durations")]
+    pub multiplex_linger: Duration,
     /// Worker threads, each a single-threaded event loop that owns its sessions (HAProxy's
     /// `nbthread`): 0 = one per core, 1 = everything on one thread.
     #[serde(default)]

@@ -5,6 +5,11 @@
 //! character set), so a pooled connection always speaks exactly the dialect its next client
 //! negotiated and starts in the schema that client asked for.
 //!
+//! With multiplexing, a session that goes quiet parks its connections here without a reset
+//! ([`Pool::park`]): each keeps the session state its server reported, and the next session
+//! takes the one that needs least to be brought level with its own state (one that matches
+//! exactly, else one it can bring level with `SET SESSION`, else one that is reset first).
+//!
 //! Idle connections are kept per worker event loop (a connection stays with the loop whose
 //! reactor it is registered with); the cap on connections per node counts all of them.
 
@@ -18,6 +23,7 @@ use tandem_protocol::client::Credential;
 use tandem_protocol::Capabilities;
 
 use crate::config::ProxyConfig;
+use crate::session::state::Tracked;
 
 /// Asks the server to report every session-variable, schema and state change in its OK packets
 /// (session tracking; MariaDB 10.2+, MySQL 5.7+). Run on every new or reset connection: a
@@ -41,6 +47,23 @@ struct Idle {
     since: Instant,
     /// The connection runs `SESSION TRANSACTION READ ONLY` (re-applied after the reset).
     read_only: bool,
+    /// The session state the connection has (empty after a reset).
+    known: Tracked,
+    /// COM_SET_OPTION switched multi-statements off on it.
+    multi_off: bool,
+}
+
+/// A connection handed out by [`Pool::get`], with what is known of its state.
+#[derive(Debug)]
+pub struct Checkout {
+    pub conn: Conn,
+    pub permit: Permit,
+    /// It runs `SESSION TRANSACTION READ ONLY`.
+    pub read_only: bool,
+    /// Its session state (variables and schema, as its server reported them).
+    pub known: Tracked,
+    /// Multi-statements are switched off on it.
+    pub multi_off: bool,
 }
 
 pub struct Pool {
@@ -147,26 +170,42 @@ impl Pool {
         self.count.total.load(Ordering::Relaxed)
     }
 
-    /// An idle connection with the same key, or a new one; with whether it runs
-    /// `SESSION TRANSACTION READ ONLY`. At the cap, an idle connection of another key (or
+    /// An idle connection with the same key that can be brought level with `want` (reset
+    /// first when none can), or a new one. At the cap, an idle connection of another key (or
     /// another worker) is closed to make room; with none, the call waits (in turn with other
     /// waiters) up to `pool_wait_timeout` for a connection to close or go idle.
     pub async fn get(
         &self,
         key: &PoolKey,
         credential: Credential<'_>,
-    ) -> Result<(Conn, Permit, bool), PoolError> {
+        want: &Tracked,
+    ) -> Result<Checkout, PoolError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.wait_timeout;
         let permit = loop {
             let freed = self.count.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            if let Some(c) = self.take_idle(key) {
-                return Ok(c);
+            if let Some(idle) = self.take_idle(self.shard(), key, want) {
+                match self.ready(key, idle, want).await {
+                    Some(c) => return Ok(c),
+                    None => continue, // closed; try again
+                }
             }
             if let Some(p) = self.reserve() {
                 break p;
+            }
+            // At the cap, another worker's idle connection of the key beats a new login (it
+            // keeps being woken through that worker's reactor).
+            let stolen = self
+                .idle
+                .iter()
+                .find_map(|shard| self.take_idle(shard, key, want));
+            if let Some(idle) = stolen {
+                match self.ready(key, idle, want).await {
+                    Some(c) => return Ok(c),
+                    None => continue,
+                }
             }
             if self.evict_one_idle() {
                 continue;
@@ -191,7 +230,48 @@ impl Pool {
         // Tandem's own statements on it (state, access mode, reset) answer within this.
         conn.set_control_timeout(self.connect_timeout);
         conn.exec(TRACK_SESSION_STATE).await?;
-        Ok((conn, permit, false))
+        Ok(Checkout {
+            conn,
+            permit,
+            read_only: false,
+            known: Tracked::default(),
+            multi_off: false,
+        })
+    }
+
+    /// An idle connection made ready for a session in state `want`: as it is when it can be
+    /// brought level, otherwise reset first; `None` when it failed or still cannot (it sits in
+    /// a schema the session cannot leave for its login schema) and was closed.
+    async fn ready(&self, key: &PoolKey, idle: Idle, want: &Tracked) -> Option<Checkout> {
+        let permit = Permit(self.count.clone()); // the idle entry held its count
+        let login_schema = key.database.is_some();
+        let mut c = Checkout {
+            conn: idle.conn,
+            permit,
+            read_only: idle.read_only,
+            known: idle.known,
+            multi_off: idle.multi_off,
+        };
+        if c.known.levelable_to(want, login_schema) {
+            return Some(c);
+        }
+        let reset = tokio::time::timeout(self.connect_timeout, async {
+            c.conn.reset().await?;
+            c.conn.exec(TRACK_SESSION_STATE).await
+        })
+        .await;
+        if !matches!(reset, Ok(Ok(_))) {
+            return None;
+        }
+        // A reset keeps the schema and the multi-statements option.
+        let schema = c.known.schema().map(str::to_owned);
+        c.known = Tracked::default();
+        if let Some(db) = schema {
+            c.known
+                .learn(&[tandem_protocol::SessionStateChange::Schema(db)]);
+        }
+        c.read_only = false;
+        c.known.levelable_to(want, login_schema).then_some(c)
     }
 
     /// Counts a new connection if the cap allows.
@@ -212,18 +292,33 @@ impl Pool {
         &self.idle[w % self.idle.len()]
     }
 
-    fn take_idle(&self, key: &PoolKey) -> Option<(Conn, Permit, bool)> {
-        let mut idle = self.shard().lock().ok()?;
+    /// The idle connection of `key` that needs least to serve a session in state `want`: the
+    /// newest that has exactly that state, else the newest that can be brought level, else
+    /// the newest of the key (to be reset). Its count stays in `total`.
+    fn take_idle(
+        &self,
+        shard: &Mutex<VecDeque<Idle>>,
+        key: &PoolKey,
+        want: &Tracked,
+    ) -> Option<Idle> {
+        let mut idle = shard.lock().ok()?;
         let now = Instant::now();
         let before = idle.len();
         idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
         self.count
             .total
             .fetch_sub(before - idle.len(), Ordering::Relaxed);
-        let pos = idle.iter().rposition(|i| &i.key == key)?;
-        let entry = idle.remove(pos)?;
-        // The idle entry already holds its count in `total`.
-        Some((entry.conn, Permit(self.count.clone()), entry.read_only))
+        let login_schema = key.database.is_some();
+        let mine = |i: &Idle| &i.key == key;
+        let pos = idle
+            .iter()
+            .rposition(|i| mine(i) && i.known == *want)
+            .or_else(|| {
+                idle.iter()
+                    .rposition(|i| mine(i) && i.known.levelable_to(want, login_schema))
+            })
+            .or_else(|| idle.iter().rposition(mine))?;
+        idle.remove(pos)
     }
 
     /// Closes one idle connection of any worker (oldest first); false if there was none.
@@ -276,9 +371,37 @@ impl Pool {
             conn,
             since: Instant::now(),
             read_only,
+            known: Tracked::default(),
+            multi_off: false,
         });
         drop(idle);
         // A waiter at the cap may take it (same key) or close it to make room.
+        self.count.freed.notify_one();
+    }
+
+    /// Keeps a connection a quiet session gives back (multiplexing) as it is, with its state,
+    /// for the next session of the same key; closes it if it has unread bytes or the idle
+    /// list is full.
+    pub fn park(&self, key: PoolKey, c: Checkout) {
+        if !c.conn.buffered().is_empty() {
+            return;
+        }
+        let Ok(mut idle) = self.shard().lock() else {
+            return;
+        };
+        if idle.len() >= self.max_idle {
+            return;
+        }
+        std::mem::forget(c.permit); // the idle entry keeps the count
+        idle.push_back(Idle {
+            key,
+            conn: c.conn,
+            since: Instant::now(),
+            read_only: c.read_only,
+            known: c.known,
+            multi_off: c.multi_off,
+        });
+        drop(idle);
         self.count.freed.notify_one();
     }
 }

@@ -33,6 +33,8 @@ pub struct Done {
     pub gtid_reported: bool,
     /// The final OK packet's affected rows (0: none, or not an OK).
     pub affected_rows: u64,
+    /// The final OK or EOF packet's warning count.
+    pub warnings: u16,
 }
 
 /// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
@@ -220,9 +222,9 @@ impl Forwarding {
 
     /// The result: `outcome` when the response ended, none when a 1792 was held back.
     fn done(self, status: Option<StatusFlags>, refused: bool, outcome: Option<&Outcome>) -> Done {
-        let (last_insert_id, affected_rows) = match outcome {
-            Some(Outcome::Ok(ok)) => (ok.last_insert_id, ok.affected_rows),
-            _ => (0, 0),
+        let (last_insert_id, affected_rows, warnings) = match outcome {
+            Some(Outcome::Ok(ok)) => (ok.last_insert_id, ok.affected_rows, ok.warnings),
+            _ => (0, 0, 0),
         };
         Done {
             status,
@@ -232,6 +234,7 @@ impl Forwarding {
             changes: self.changes,
             gtid_reported: self.gtid_reported,
             affected_rows,
+            warnings,
         }
     }
 }

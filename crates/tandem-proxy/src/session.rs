@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tandem_backend::Conn;
 use tandem_protocol::{OkPacket, StatusFlags};
 use tandem_router::{
     classify_with, client_charset_change, split_statements, CharsetClass, Dialect, PolicyConfig,
@@ -24,26 +23,19 @@ use tracing::{debug, info};
 pub use crate::client_io::{ClientIo, TooLarge};
 use crate::errors::{self, write_err};
 use crate::frontend::{backend_capabilities, ClientLogin};
-use crate::pool::{Permit, PoolKey};
+use crate::pool::PoolKey;
 use crate::shared::{Control, Shared};
 
 mod backends;
 mod causal;
 mod control;
 mod forward;
+pub(crate) mod multiplex;
 mod prepared;
-mod state;
+pub(crate) mod state;
 
-struct Backend {
-    conn: Conn,
-    permit: Permit,
-    /// COM_SET_OPTION state of this connection (multi-statements switched off).
-    multi_off: bool,
-    /// The session state this connection has (variables and schema, as its server reported).
-    known: state::Tracked,
-    /// The connection runs `SESSION TRANSACTION READ ONLY` (it serves a reader).
-    read_only: bool,
-}
+/// A backend connection the session holds, with its known state.
+type Backend = crate::pool::Checkout;
 
 /// Where a command goes.
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +126,10 @@ pub struct Session {
     /// The statement being sent runs under `SET STATEMENT ... FOR`: the variable values its
     /// response reports are temporary, not the session's.
     set_statement: bool,
+    /// The last statement left something only its connection can answer (warnings, an
+    /// error, affected rows or an insert id, `SQL_CALC_FOUND_ROWS`): the session keeps its
+    /// connections until the next statement is done (multiplexing).
+    hold_next: bool,
 }
 
 impl Session {
@@ -160,6 +156,7 @@ impl Session {
             charset: CharsetClass::from_collation_id(login.charset),
             tracked: state::Tracked::default(),
             set_statement: false,
+            hold_next: false,
             topology: shared.monitor.watch(),
             stmts: prepared::Stmts::default(),
             scratch: BytesMut::new(),
@@ -194,10 +191,16 @@ impl Session {
                 info!(session = self.id, "killed");
                 break;
             }
+            let linger = self.linger();
             let read = tokio::select! {
                 r = self.io.read_packet(max) => r,
                 _ = kill.as_mut() => {
                     kill.set(control.kill.notified());
+                    continue;
+                }
+                () = sleep_for(linger), if linger.is_some() => {
+                    // Quiet for the linger time with nothing tying it to its connections.
+                    self.park();
                     continue;
                 }
             };
@@ -340,6 +343,12 @@ impl Session {
             sent = self.forward_held(seq, &payload, Target::Writer).await?;
         }
         self.set_statement = false;
+        if stmt
+            .flags
+            .intersects(StmtFlags::FOUND_ROWS | StmtFlags::ROW_COUNT)
+        {
+            self.hold_next = true;
+        }
         if let Forwarded::Done(target, true) = sent {
             if matches!(stmt.kind, StatementKind::Set(_))
                 || stmt.flags.contains(StmtFlags::MULTI_STATEMENT)
@@ -495,6 +504,12 @@ impl Session {
             }
         }
         debug!(session = self.id, "backends released");
+    }
+}
+
+async fn sleep_for(d: Option<std::time::Duration>) {
+    if let Some(d) = d {
+        tokio::time::sleep(d).await;
     }
 }
 

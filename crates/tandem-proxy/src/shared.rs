@@ -72,6 +72,8 @@ pub struct Stats {
     pub logins_native: AtomicU64,
     pub logins_sha2_fast: AtomicU64,
     pub logins_sha2_full: AtomicU64,
+    /// Backend connections quiet sessions gave back to the pools (multiplexing).
+    pub parked: AtomicU64,
 }
 
 impl Stats {
@@ -120,6 +122,10 @@ pub struct Control {
     pub killed: std::sync::atomic::AtomicBool,
     /// Wakes an idle session that was killed.
     pub kill: Notify,
+    /// Why the session keeps its backend connections while quiet (multiplexing; bits of
+    /// `PinReasons` and `session::multiplex::HOLD_*`; 0 when it holds none or may give them
+    /// back).
+    pub holding: std::sync::atomic::AtomicU32,
 }
 
 pub struct Shared {

@@ -222,6 +222,8 @@ flag_set! {
 impl PinReasons {
     /// Session-level pins that a `/* tandem:reader */` hint may override (soft pins).
     pub const SOFT: Self = Self::READ_YOUR_WRITES;
+    /// Per-statement reasons (not session state).
+    pub const PER_STATEMENT: Self = Self::HINT.union(Self::STATEMENT);
 }
 
 #[cfg(test)]

@@ -192,6 +192,29 @@ impl SessionPolicy {
 
     /// Why the session is pinned to the writer at `now` (empty when reads may spread).
     pub fn pins(&self, now: Instant) -> PinReasons {
+        let mut p = self.pins_at_rest();
+        let rw = match (self.cfg.read_your_writes, self.last_write) {
+            (Some(window), Some(at)) => {
+                self.write_in_flight || now.saturating_duration_since(at) < window
+            }
+            _ => false,
+        };
+        p.set(PinReasons::READ_YOUR_WRITES, rw);
+        p
+    }
+
+    /// What ties the session to the backend connections it holds (state that lives only
+    /// there: a transaction, locks, temporary tables, user variables, SQL prepared statements,
+    /// cursors, XA, a routine's unknown side effects, untracked state). Empty when a proxy may
+    /// give the connections back to a pool and serve the next statement from another one with
+    /// the session's variables re-applied (multiplexing). The read-your-writes window routes to
+    /// the writer but ties to no connection, so it is not counted.
+    pub fn holds_connection(&self) -> PinReasons {
+        self.pins_at_rest()
+    }
+
+    /// The session-level pins that do not depend on time (all but the read-your-writes window).
+    fn pins_at_rest(&self) -> PinReasons {
         let mut p = PinReasons::empty();
         p.set(PinReasons::TRANSACTION, self.in_trans);
         p.set(PinReasons::AUTOCOMMIT_OFF, self.autocommit_off);
@@ -204,13 +227,6 @@ impl SessionPolicy {
         p.set(PinReasons::XA, self.xa);
         p.set(PinReasons::ROUTINE, self.routine);
         p.set(PinReasons::STATE_OVERFLOW, self.state.overflow);
-        let rw = match (self.cfg.read_your_writes, self.last_write) {
-            (Some(window), Some(at)) => {
-                self.write_in_flight || now.saturating_duration_since(at) < window
-            }
-            _ => false,
-        };
-        p.set(PinReasons::READ_YOUR_WRITES, rw);
         p
     }
 

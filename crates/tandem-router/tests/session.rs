@@ -359,3 +359,26 @@ fn state_overflow_pins() {
     s.run("SET a = 1, b = 2, c = 3", 0, IDLE);
     assert!(s.pins(0).contains(PinReasons::STATE_OVERFLOW));
 }
+
+#[test]
+fn connection_holding_ends_with_the_state_that_lives_on_the_connection() {
+    let mut s = S::new();
+    // A write: the window routes reads to the writer but holds no connection.
+    s.run("INSERT INTO ps_cart (id_customer) VALUES (1)", 0, IDLE);
+    assert_eq!(s.read_route(10), Route::Writer);
+    assert!(s.p.holds_connection().is_empty());
+    // A transaction holds its connection until the server says it ended.
+    s.run("BEGIN", 20, IN_TRANS);
+    assert_eq!(s.p.holds_connection(), PinReasons::TRANSACTION);
+    s.run("COMMIT", 30, IDLE);
+    assert!(s.p.holds_connection().is_empty());
+    // A temporary table holds it until dropped; a user variable until a reset.
+    s.run("CREATE TEMPORARY TABLE tmp_cart (id INT)", 40, IDLE);
+    assert_eq!(s.p.holds_connection(), PinReasons::TEMP_TABLE);
+    s.run("DROP TEMPORARY TABLE tmp_cart", 50, IDLE);
+    assert!(s.p.holds_connection().is_empty());
+    s.run("SET @cart = 5", 60, IDLE);
+    assert_eq!(s.p.holds_connection(), PinReasons::USER_VARS);
+    s.p.reset();
+    assert!(s.p.holds_connection().is_empty());
+}

@@ -39,6 +39,12 @@ pub fn pool_wait_timeout() -> Duration {
 pub fn pool_idle_timeout() -> Duration {
     Duration::from_secs(60)
 }
+pub fn multiplex() -> bool {
+    true
+}
+pub fn multiplex_linger() -> Duration {
+    Duration::from_millis(20)
+}
 pub fn shutdown_timeout() -> Duration {
     Duration::from_secs(30)
 }

@@ -171,6 +171,22 @@ fn traffic(reg: &mut Registry, status: &Status) {
         "client sessions opened",
         status.sessions.total,
     );
+    counter(
+        reg,
+        "backend_connections_parked",
+        "backend connections quiet sessions gave back to the pools (multiplexing)",
+        c.parked,
+    );
+    let holding = gauge_family(
+        reg,
+        "sessions_holding_connections",
+        "sessions keeping their backend connections while quiet, by what ties them there",
+    );
+    for (reason, n) in &status.sessions.holding {
+        holding
+            .get_or_create(&vec![("reason".to_owned(), (*reason).to_owned())])
+            .set(*n as f64);
+    }
     let open = Gauge::<i64>::default();
     open.set(i64::try_from(status.sessions.open).unwrap_or(i64::MAX));
     reg.register("sessions_open", "client sessions open now", open);

@@ -90,6 +90,10 @@ pub struct Sessions {
     pub total: u64,
     /// Live sessions per event loop.
     pub per_worker: Vec<usize>,
+    /// Sessions keeping their backend connections while quiet, by what ties them there
+    /// (`transaction`, `user_vars`, `temp_table`, `prepared_statements`, `diagnostics`, ...;
+    /// a session may count under several). Multiplexing gives the others' back.
+    pub holding: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,6 +112,8 @@ pub struct Counters {
     pub routed_to_writer: std::collections::BTreeMap<String, u64>,
     /// Accepted client logins by how they were checked (`native`, `sha2_fast`, `sha2_full`).
     pub logins: std::collections::BTreeMap<&'static str, u64>,
+    /// Backend connections quiet sessions gave back to the pools (multiplexing).
+    pub parked: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -207,6 +213,7 @@ impl Status {
                     .iter()
                     .map(|n| n.load(Ordering::Relaxed))
                     .collect(),
+                holding: holding(shared),
             },
             counters: Counters {
                 statements_writer: load(&s.statements_writer),
@@ -224,6 +231,7 @@ impl Status {
                 ]
                 .into_iter()
                 .collect(),
+                parked: load(&s.parked),
             },
             last_writer_change: None,
             events: shared
@@ -267,4 +275,16 @@ fn ms(d: Duration) -> f64 {
 /// Three decimals are enough for people and for JSON diffs.
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// Sessions holding their connections, by reason.
+fn holding(shared: &Shared) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in shared.sessions.iter() {
+        let bits = s.holding.load(Ordering::Relaxed);
+        for reason in crate::session::multiplex::hold_reasons(bits) {
+            *out.entry(reason).or_insert(0) += 1;
+        }
+    }
+    out
 }

@@ -190,7 +190,8 @@ impl Session {
             Some(p) => Credential::Password(p.bytes()),
             None => Credential::NativeSha1(self.login.sha1),
         };
-        let (conn, permit, read_only) = pool.get(&self.key, credential).await.map_err(|e| {
+        let got = pool.get(&self.key, credential, &self.tracked).await;
+        let b = got.map_err(|e| {
             let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
             match e {
                 PoolError::Connect(ConnError::Io(_) | ConnError::Timeout) => {
@@ -207,14 +208,8 @@ impl Session {
                 _ => BackendError::Other(msg),
             }
         })?;
-        self.track(node, Some(conn.connection_id()));
-        Ok(Backend {
-            conn,
-            permit,
-            multi_off: false,
-            known: super::state::Tracked::default(),
-            read_only,
-        })
+        self.track(node, Some(b.conn.connection_id()));
+        Ok(b)
     }
 
     /// Brings the connection's COM_SET_OPTION (multi-statements) to the client's.
@@ -256,9 +251,18 @@ impl Session {
         }
         let (set, schema) = self.tracked.catch_up(&b.known, reader);
         let caught_up = set.is_some() || schema.is_some();
-        if let Some(db) = schema {
+        // A pooled connection another session left in its own schema goes back to the login
+        // schema when this session never chose one.
+        let login = match (schema, self.tracked.schema(), b.known.schema()) {
+            (None, None, Some(_)) => self.login.database.as_deref(),
+            _ => None,
+        };
+        if let Some(db) = schema.or(login) {
             let sql = format!("USE `{}`", db.replace('`', "``"));
             self.exec_state(b, node, &sql).await?;
+        }
+        if login.is_some() {
+            b.known.at_login_schema();
         }
         if let Some(sql) = set {
             self.exec_state(b, node, &sql).await?;

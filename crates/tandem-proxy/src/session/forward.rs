@@ -241,6 +241,10 @@ impl Session {
             self.last_insert_id = done.last_insert_id;
             self.insert_id_node = Some(target);
         }
+        // What only this connection can answer next (`SHOW WARNINGS`, `ROW_COUNT()`, the
+        // error's diagnostics) keeps it for the next statement.
+        self.hold_next =
+            done.err || done.warnings > 0 || done.affected_rows > 0 || done.last_insert_id != 0;
         self.backends[target] = Some(backend);
         Forwarded::Done(target, !done.err)
     }

@@ -52,7 +52,7 @@ const CHARSET_ORDER: &[&str] = &[
 
 /// Session variables and schema as reported by a server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) struct Tracked {
+pub(crate) struct Tracked {
     /// Variables, by lower-case name, with the value the server reported.
     vars: BTreeMap<String, String>,
     /// The current schema, once a statement changed it (`None`: the login schema).
@@ -61,7 +61,7 @@ pub(super) struct Tracked {
 
 /// What one response's changes said.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Learned {
+pub(crate) struct Learned {
     /// The server reported a state change that no variable or schema explains (a user
     /// variable, temporary table, prepared statement...): it cannot be copied.
     pub unexplained: bool,
@@ -160,6 +160,24 @@ impl Tracked {
             _ => None,
         };
         ((!sql.is_empty()).then_some(sql), schema)
+    }
+
+    /// Whether [`catch_up`](Self::catch_up) can bring a connection in this state to `want`:
+    /// every variable it has set is one `want` sets too (a variable `want` never set would
+    /// need the connection's value from before, which nobody reported), and its schema can be
+    /// selected (`want`'s, or the login schema when there is one). Otherwise the connection
+    /// needs a reset first.
+    pub fn levelable_to(&self, want: &Tracked, login_schema: bool) -> bool {
+        let vars = self
+            .vars
+            .keys()
+            .all(|n| NOT_COPIED.contains(&n.as_str()) || want.vars.contains_key(n));
+        vars && (self.schema.is_none() || want.schema.is_some() || login_schema)
+    }
+
+    /// After a `USE` of the login schema: back to it.
+    pub fn at_login_schema(&mut self) {
+        self.schema = None;
     }
 
     /// After [`catch_up`](Self::catch_up) ran on a connection: it now has `target`'s state.
@@ -283,6 +301,24 @@ mod tests {
         );
         let (sql, _) = t.catch_up(&Tracked::default(), false);
         assert_eq!(sql, None, "tracking settings are never copied");
+    }
+
+    #[test]
+    fn a_connection_is_levelable_when_it_set_nothing_the_session_did_not() {
+        let mut conn = Tracked::default();
+        conn.learn(&[var("sql_mode", "ANSI"), var("last_gtid", "0-1-9")]);
+        let mut want = Tracked::default();
+        assert!(!conn.levelable_to(&want, true), "sql_mode would stay ANSI");
+        want.learn(&[var("sql_mode", ""), var("time_zone", "+02:00")]);
+        assert!(conn.levelable_to(&want, true));
+        conn.learn(&[SessionStateChange::Schema("other".into())]);
+        assert!(conn.levelable_to(&want, true), "USE of the login schema");
+        assert!(
+            !conn.levelable_to(&want, false),
+            "no login schema to go back to"
+        );
+        want.learn(&[SessionStateChange::Schema("shop".into())]);
+        assert!(conn.levelable_to(&want, false));
     }
 
     #[test]
