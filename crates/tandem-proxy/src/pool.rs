@@ -165,6 +165,12 @@ impl Pool {
             .sum()
     }
 
+    /// Near the cap (three quarters of it in use): quiet sessions give connections back at
+    /// once instead of lingering.
+    pub fn pressed(&self) -> bool {
+        self.live() * 4 >= self.cap() * 3
+    }
+
     /// Live connections (busy and idle).
     pub fn live(&self) -> usize {
         self.count.total.load(Ordering::Relaxed)

@@ -65,7 +65,20 @@ impl Session {
         let holding = self.holding();
         self.control.holding.store(holding, Ordering::Relaxed);
         let proxy = self.shared.proxy.load();
-        (proxy.multiplex && holding == 0).then_some(proxy.multiplex_linger)
+        if !proxy.multiplex || holding != 0 {
+            return None;
+        }
+        // Near a pool's cap, lingering would keep others waiting: give back at once.
+        let pressed = self
+            .backends
+            .iter()
+            .zip(self.shared.pools.iter())
+            .any(|(b, pool)| b.is_some() && pool.pressed());
+        Some(if pressed {
+            Duration::ZERO
+        } else {
+            proxy.multiplex_linger
+        })
     }
 
     /// Gives every held connection back to its pool as it is (state and all).
