@@ -247,6 +247,7 @@ impl Client {
                 LoginStep::Done(_) => return c,
                 LoginStep::Wait => {}
                 LoginStep::Send(d) => c.send(pkt.seq.wrapping_add(1), &d),
+                LoginStep::Encrypt { .. } => panic!("unexpected RSA key exchange"),
             }
         }
     }

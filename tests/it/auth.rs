@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tandem_testkit::pair;
 
-use crate::support::{config_text, start};
+use crate::support::{config_text, free_port, start};
 
 /// `app`'s mysql_native_password hash (`SELECT PASSWORD('apppass')`).
 const APP_HASH: &str = "*90BE3C2682EBF3427EDA20315D6EAB9E31FD1023";
@@ -19,6 +19,13 @@ fn status(port: u16) -> serde_json::Value {
         .output()
         .expect("curl");
     serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
+/// How many logins Tandem's `/status` on `http_port` counts as checked by `how`.
+fn logins(http_port: u16, how: &str) -> u64 {
+    status(http_port)["counters"]["logins"][how]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 /// Logs in with MySQL Connector/Python (pure) forcing caching_sha2_password; `tls`: verify
@@ -40,8 +47,19 @@ try:
 except mysql.connector.Error as e:
     print(e.errno, e.msg)
 "#;
+    run_python(
+        python,
+        script,
+        &[&port.to_string(), password, ca.unwrap_or("")],
+    )
+}
+
+/// Runs a Python `script` with `args`; what it printed when it printed anything or failed.
+fn run_python(python: &std::path::Path, script: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(python)
-        .args(["-c", script, &port.to_string(), password, ca.unwrap_or("")])
+        .arg("-c")
+        .arg(script)
+        .args(args)
         .output()
         .expect("python");
     let text = format!(
@@ -58,20 +76,13 @@ async fn caching_sha2_password_fast_full_and_fallback() {
     let python = tandem_testkit::workspace_root().join(".run/venv/bin/python");
     let d = p.tls_dir();
     let ca = d.join("ca.pem").display().to_string();
-    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let http_port = free_port();
     let extra = format!(
         "\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\nuser = \"admin\"\npassword = \"pw\"\n",
         d.join("tandem-cert.pem").display(),
         d.join("tandem-key.pem").display()
     );
-    let logins = |what: &str| {
-        status(http_port)["counters"]["logins"][what]
-            .as_u64()
-            .unwrap_or(0)
-    };
+    let logins = |what: &str| crate::auth::logins(http_port, what);
 
     // `app` with its clear password in the configuration: the fast path, in clear text.
     let clear = format!(
@@ -87,11 +98,16 @@ async fn caching_sha2_password_fast_full_and_fallback() {
     assert!(err.contains("1045"), "{err}");
     drop(proxy);
 
-    // `app` configured by its hash only.
-    let hashed = clear.replace(
-        "password = \"apppass\"",
-        &format!("password_hash = \"{APP_HASH}\""),
-    );
+    // `app` configured by its hash only (and a new HTTP port: the last Tandem may not have
+    // let go of its own yet).
+    let http_port2 = free_port();
+    let logins = |what: &str| crate::auth::logins(http_port2, what);
+    let hashed = clear
+        .replace(
+            "password = \"apppass\"",
+            &format!("password_hash = \"{APP_HASH}\""),
+        )
+        .replace(&format!(":{http_port}\""), &format!(":{http_port2}\""));
     let proxy = start(&hashed).await;
     let port = proxy.addr.port();
     // In clear text Tandem cannot run the full authentication (no RSA exchange): it switches
@@ -206,4 +222,96 @@ async fn server_accounts_log_in_and_follow_password_changes() {
     assert!(ok, "{text}");
     p.cn1.query("DROP USER 'srvu'@'%'");
     p.wait_synced(std::time::Duration::from_secs(30));
+}
+
+/// `rsau`'s mysql_native_password hash (`SELECT PASSWORD('rsapass')`): a user no other test
+/// (nor `wait_ready`) logs in as, so Tandem has not learnt its caching_sha2 entry.
+const RSA_HASH: &str = "*7D87A2581CEF3E9DF001908AF8F96E9E56FA0B81";
+
+/// Logs in as `rsau` with PyMySQL in clear text (caching_sha2_password); PyMySQL asks for the
+/// server's RSA public key when the full authentication comes. Returns the driver's error, if
+/// any.
+fn pymysql_login(python: &std::path::Path, port: u16, password: &str) -> Option<String> {
+    let script = r#"
+import sys, pymysql
+try:
+    c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="rsau",
+                        password=sys.argv[2], database="shop")
+    cur = c.cursor(); cur.execute("SELECT CONCAT(CURRENT_USER(), 40 + 2)")
+    assert cur.fetchone()[0] == "rsau@%42"
+    c.close()
+except pymysql.err.MySQLError as e:
+    print(e.args[0], e.args[1])
+"#;
+    run_python(python, script, &[&port.to_string(), password])
+}
+
+/// caching_sha2_password's RSA key exchange in clear text, both ways: PyMySQL (an independent
+/// implementation) logs in to a Tandem that has only `rsau`'s hash and `rsa_key_exchange` on;
+/// Tandem's own backend client does the same with `get_server_public_key`, and without it is
+/// refused with a clear reason. The login counters prove which path each took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_sha2_full_authentication_by_rsa_key_exchange() {
+    let p = pair();
+    p.cn1.query(
+        "CREATE USER IF NOT EXISTS 'rsau'@'%' IDENTIFIED BY 'rsapass'; \
+         GRANT SELECT ON shop.* TO 'rsau'@'%'",
+    );
+    p.wait_synced(std::time::Duration::from_secs(30));
+    let python = tandem_testkit::workspace_root().join(".run/venv/bin/python");
+    let http_port = free_port();
+    let config = format!(
+        "{}\n[[users]]\nname = \"rsau\"\npassword_hash = \"{RSA_HASH}\"\n\n\
+         [http]\nlisten = \"127.0.0.1:{http_port}\"\nuser = \"admin\"\npassword = \"pw\"\n",
+        config_text(
+            &p,
+            "default_auth = \"caching_sha2_password\"\nrsa_key_exchange = true"
+        )
+    );
+    let logins = |what: &str| crate::auth::logins(http_port, what);
+    let proxy = start(&config).await;
+    let port = proxy.addr.port();
+    let full0 = logins("sha2_full");
+    assert_eq!(pymysql_login(&python, port, "rsapass"), None);
+    assert_eq!(logins("sha2_full"), full0 + 1, "{}", status(http_port));
+    let err = pymysql_login(&python, port, "wrong").expect("a wrong password is refused");
+    assert!(err.contains("1045"), "{err}");
+
+    // Tandem's own backend client against Tandem's server side. PyMySQL's full
+    // authentication taught this Tandem `rsau`'s fast-path entry: start a fresh one.
+    // (Its own HTTP port: the first one may not have let go of its port yet.)
+    drop(proxy);
+    let http_port2 = free_port();
+    let config = config.replace(&format!(":{http_port}\""), &format!(":{http_port2}\""));
+    let logins = |what: &str| crate::auth::logins(http_port2, what);
+    let proxy = start(&config).await;
+    let addr = proxy.addr.to_string();
+    let refused = backend_login(&addr, false)
+        .await
+        .expect_err("needs TLS or the public key");
+    assert!(refused.contains("get_server_public_key"), "{refused}");
+    let full0 = logins("sha2_full");
+    backend_login(&addr, true).await.expect("RSA key exchange");
+    assert_eq!(logins("sha2_full"), full0 + 1, "{}", status(http_port2));
+    drop(proxy);
+    p.cn1.query("DROP USER 'rsau'@'%'");
+    p.wait_synced(std::time::Duration::from_secs(30));
+}
+
+/// `tandem_backend::Conn` logging in as `rsau` in clear text.
+async fn backend_login(addr: &str, request_public_key: bool) -> Result<(), String> {
+    let mut tls = tandem_backend::ClientTls::disabled();
+    tls.request_public_key = request_public_key;
+    let login = tandem_backend::Login {
+        user: "rsau",
+        credential: tandem_protocol::client::Credential::Password(b"rsapass"),
+        database: Some("shop"),
+        capabilities: tandem_protocol::Capabilities::default_client(),
+        charset: 45,
+        tls: Some(&tls),
+    };
+    tandem_backend::Conn::connect(addr, login, std::time::Duration::from_secs(5))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

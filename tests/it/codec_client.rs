@@ -115,6 +115,7 @@ fn login(addr: &str, deprecate_eof: bool) -> Client {
             }
             LoginStep::Wait => {}
             LoginStep::Send(d) => c.send(pkt.seq.wrapping_add(1), &d),
+            LoginStep::Encrypt { .. } => panic!("unexpected RSA key exchange"),
         }
     }
 }

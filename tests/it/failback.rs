@@ -12,15 +12,7 @@ use mysql_async::prelude::Queryable;
 use tandem_testkit::{eventually, pair, NodeId};
 
 use crate::agreement::{check_end, collect, load, setup, window, Insert};
-use crate::support::{config_text, opts, start, Proxy};
-
-/// A loopback port that was free a moment ago.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::support::{config_text, free_port, opts, start, Proxy};
 
 /// Runs `sql` on the admin interface with the mariadb CLI; rows as tab-separated lines.
 pub(crate) fn admin(port: u16, password: &str, sql: &str) -> Result<String, String> {

@@ -9,18 +9,10 @@ use std::time::Duration;
 use mysql_async::prelude::*;
 use tandem_testkit::pair;
 
-use crate::support::{config_text, general_log_on, logged, opts, start, Proxy};
+use crate::support::{config_text, free_port, general_log_on, logged, opts, start, Proxy};
 
 const USER: &str = "admin";
 const PASSWORD: &str = "s3cret-admin";
-
-/// A port free on loopback now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn http_section(port: u16) -> String {
     format!(

@@ -75,6 +75,9 @@ async fn login(addr: std::net::SocketAddr) -> std::io::Result<TcpStream> {
             LoginStep::Done(_) => return Ok(s),
             LoginStep::Wait => {}
             LoginStep::Send(d) => send(&mut s, pkt.seq.wrapping_add(1), &d).await?,
+            LoginStep::Encrypt { .. } => {
+                return Err(std::io::Error::other("unexpected RSA key exchange"))
+            }
         }
     }
 }

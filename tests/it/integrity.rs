@@ -582,7 +582,8 @@ async fn a_statement_past_backend_timeout_ends_and_the_proxy_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_listener_has_the_same_limits_and_never_falls_over() {
-    use crate::failback::{admin, free_port};
+    use crate::failback::admin;
+    use crate::support::free_port;
     let p = pair();
     let port = free_port();
     let extra = format!(

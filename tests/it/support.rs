@@ -65,6 +65,14 @@ password_hash = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
     )
 }
 
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 /// Starts Tandem with `config` without waiting for it.
 pub async fn start_unchecked(config: &str) -> Proxy {
     let config = tandem_proxy::Config::parse(config).expect("valid test config");
@@ -108,15 +116,19 @@ impl Proxy {
     pub async fn wait_ready(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(mut c) = mysql_async::Conn::new(opts(self, "shop")).await {
-                if c.query_drop("DO 0").await.is_ok() {
-                    let _ = c.disconnect().await;
-                    return;
-                }
-            }
+            let last = match mysql_async::Conn::new(opts(self, "shop")).await {
+                Ok(mut c) => match c.query_drop("DO 0").await {
+                    Ok(()) => {
+                        let _ = c.disconnect().await;
+                        return;
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "proxy never accepted a write"
+                "proxy never accepted a write: {last}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

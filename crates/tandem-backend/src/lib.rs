@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 
 use std::collections::HashMap;
 
+pub mod rsa;
 pub mod tls;
 
 pub use tls::{ClientTls, ServerTls, Stream, TlsError, TlsMode};
@@ -219,6 +220,7 @@ impl Conn {
             opts.capabilities |= Capabilities::SSL;
         }
         opts.charset = login.charset;
+        opts.request_public_key = login.tls.is_some_and(|t| t.request_public_key);
         let (mut state, response) = ClientLogin::start(&handshake, opts).map_err(server_err)?;
         conn.capabilities = state.capabilities();
         let mut seq = 1u8;
@@ -249,6 +251,16 @@ impl Conn {
                 }
                 LoginStep::Wait => {}
                 LoginStep::Send(data) => {
+                    out.clear();
+                    tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &data);
+                    conn.stream.write_all(&out).await?;
+                }
+                LoginStep::Encrypt {
+                    public_key,
+                    plaintext,
+                } => {
+                    let data = rsa::encrypt(&public_key, plaintext.expose())
+                        .map_err(|e| ConnError::Login(e.to_string()))?;
                     out.clear();
                     tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &data);
                     conn.stream.write_all(&out).await?;

@@ -42,12 +42,11 @@ pub enum TlsError {
     Verifier(String),
 }
 
-/// The ring provider: pure Rust and assembly, no cmake or OpenSSL to build. rustls now marks it
-/// deprecated because its key exchanges are not post-quantum hybrids (aws-lc-rs has them); the
-/// switch is one line here once aws-lc-rs builds everywhere Tandem does.
-#[allow(deprecated)]
+/// The aws-lc-rs provider (AWS-LC, built with the C compiler; no OpenSSL): rustls' default,
+/// with post-quantum hybrid key exchange, and the same library Tandem's RSA key exchange for
+/// caching_sha2_password uses ([`crate::rsa`]).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 const VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -142,6 +141,11 @@ pub enum TlsMode {
 pub struct ClientTls {
     /// The mode.
     pub mode: TlsMode,
+    /// Without TLS, caching_sha2_password's full authentication may ask the server for its RSA
+    /// public key and send the password encrypted with it (the MySQL clients'
+    /// `--get-server-public-key`; the key is not verified, so an active attacker could
+    /// substitute theirs: prefer TLS).
+    pub request_public_key: bool,
     connector: Option<tokio_rustls::TlsConnector>,
     server_name: ServerName<'static>,
 }
@@ -160,6 +164,7 @@ impl ClientTls {
     pub fn disabled() -> ClientTls {
         ClientTls {
             mode: TlsMode::Disabled,
+            request_public_key: false,
             connector: None,
             server_name: ServerName::try_from("localhost").expect("a valid name"),
         }
@@ -179,6 +184,7 @@ impl ClientTls {
         if mode == TlsMode::Disabled {
             return Ok(ClientTls {
                 mode,
+                request_public_key: false,
                 connector: None,
                 server_name,
             });
@@ -206,6 +212,7 @@ impl ClientTls {
         };
         Ok(ClientTls {
             mode,
+            request_public_key: false,
             connector: Some(tokio_rustls::TlsConnector::from(Arc::new(config))),
             server_name,
         })

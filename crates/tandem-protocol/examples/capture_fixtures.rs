@@ -130,6 +130,7 @@ fn login(
             }
             LoginStep::Wait => {}
             LoginStep::Send(d) => c.send(seq.wrapping_add(1), &d)?,
+            LoginStep::Encrypt { .. } => return Err("RSA key exchange not supported here".into()),
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct LoginOptions<'a> {
     pub connect_attrs: Vec<(String, String)>,
     /// The connection is TLS-protected: plugins may then send the password in clear.
     pub secure_transport: bool,
+    /// Without TLS, caching_sha2_password's full authentication asks the server for its RSA
+    /// public key ([`LoginStep::Encrypt`]); otherwise it fails (MySQL's
+    /// `--get-server-public-key`).
+    pub request_public_key: bool,
 }
 
 impl<'a> LoginOptions<'a> {
@@ -75,6 +79,7 @@ impl<'a> LoginOptions<'a> {
             max_packet_size: 16 * 1024 * 1024,
             connect_attrs: Vec::new(),
             secure_transport: false,
+            request_public_key: false,
         }
     }
 }
@@ -88,6 +93,30 @@ pub enum LoginStep {
     Wait,
     /// Logged in.
     Done(OkPacket),
+    /// Encrypt `plaintext` with the server's PEM `public_key` (RSA-OAEP, SHA-1), send the
+    /// result (with the next sequence id) and wait (caching_sha2_password without TLS).
+    Encrypt {
+        public_key: Vec<u8>,
+        plaintext: Scrambled,
+    },
+}
+
+/// `(password ‖ NUL) XOR scramble`: as good as the password to whoever saw the scramble, so it
+/// never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Scrambled(Vec<u8>);
+
+impl Scrambled {
+    /// The bytes to encrypt.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Scrambled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scrambled(<redacted>)")
+    }
 }
 
 /// The login state machine; see the module docs.
@@ -98,6 +127,8 @@ pub struct ClientLogin<'a> {
     plugin: String,
     salt: Vec<u8>,
     done: bool,
+    /// The public key was requested: the next AuthMoreData carries it.
+    awaiting_key: bool,
 }
 
 impl<'a> ClientLogin<'a> {
@@ -139,6 +170,7 @@ impl<'a> ClientLogin<'a> {
             plugin: plugin.to_owned(),
             salt,
             done: false,
+            awaiting_key: false,
         };
         let auth_response = login.auth_data()?;
         let response = HandshakeResponse {
@@ -206,17 +238,38 @@ impl<'a> ClientLogin<'a> {
                         "auth more data outside caching_sha2_password",
                     ));
                 }
+                if self.awaiting_key {
+                    self.awaiting_key = false;
+                    let Credential::Password(p) = self.opts.credential else {
+                        return Err(ProtocolError::Unsupported("RSA without a clear password"));
+                    };
+                    let mut plain = nul_terminated(p);
+                    for (b, s) in plain.iter_mut().zip(self.salt.iter().cycle()) {
+                        *b ^= s;
+                    }
+                    return Ok(LoginStep::Encrypt {
+                        public_key: more.data.to_vec(),
+                        plaintext: Scrambled(plain),
+                    });
+                }
                 match more.data.first().copied() {
                     Some(caching_sha2::FAST_AUTH_SUCCESS) => Ok(LoginStep::Wait),
                     Some(caching_sha2::PERFORM_FULL_AUTH) => match self.opts.credential {
                         Credential::Password(p) if self.opts.secure_transport => {
                             Ok(LoginStep::Send(nul_terminated(p)))
                         }
+                        Credential::Password(_) if self.opts.request_public_key => {
+                            self.awaiting_key = true;
+                            Ok(LoginStep::Send(vec![caching_sha2::REQUEST_PUBLIC_KEY]))
+                        }
                         _ => Err(ProtocolError::Unsupported(
-                            "caching_sha2_password full authentication needs TLS and a clear password",
+                            "caching_sha2_password full authentication needs TLS (or \
+                             get_server_public_key) and a clear password",
                         )),
                     },
-                    _ => Err(ProtocolError::Malformed("unknown caching_sha2_password auth data")),
+                    _ => Err(ProtocolError::Malformed(
+                        "unknown caching_sha2_password auth data",
+                    )),
                 }
             }
             _ => Err(ProtocolError::UnexpectedPacket {

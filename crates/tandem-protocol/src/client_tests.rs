@@ -148,6 +148,42 @@ fn caching_sha2_fast_and_full_auth() {
 }
 
 #[test]
+fn caching_sha2_full_auth_by_rsa_asks_for_the_key_then_encrypts() {
+    let hs = server(CACHING_SHA2_PASSWORD, Capabilities::default_client());
+    let mut opts = LoginOptions::new("u", Credential::Password(b"pw"));
+    opts.request_public_key = true;
+    let (mut login, _) = ClientLogin::start(&hs, opts).unwrap();
+    assert_eq!(
+        login.handle(&[0x01, 0x04]).unwrap(),
+        LoginStep::Send(vec![caching_sha2::REQUEST_PUBLIC_KEY])
+    );
+    let pem = b"-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
+    let mut more = vec![0x01];
+    more.extend_from_slice(pem);
+    let LoginStep::Encrypt {
+        public_key,
+        plaintext,
+    } = login.handle(&more).unwrap()
+    else {
+        panic!("no encryption step");
+    };
+    assert_eq!(public_key, pem.to_vec());
+    let salt = hs.scramble();
+    let clear: Vec<u8> = plaintext
+        .expose()
+        .iter()
+        .zip(salt.iter().cycle())
+        .map(|(a, b)| a ^ b)
+        .collect();
+    assert_eq!(clear, b"pw\0");
+    assert_eq!(format!("{plaintext:?}"), "Scrambled(<redacted>)");
+    assert!(matches!(
+        login.handle(&ok_payload()).unwrap(),
+        LoginStep::Done(_)
+    ));
+}
+
+#[test]
 fn empty_password_sends_empty_response() {
     let hs = server(MYSQL_NATIVE_PASSWORD, maria_caps());
     let (_, resp) =

@@ -113,6 +113,14 @@ pub struct ProxyConfig {
     /// MariaDB), `"mysql_native_password"` or `"caching_sha2_password"`.
     #[serde(default)]
     pub default_auth: DefaultAuth,
+    /// caching_sha2_password for a client in clear text whose password Tandem has not seen:
+    /// `false` (default) asks it to switch to mysql_native_password, which every driver can;
+    /// `true` runs the RSA key exchange as a MySQL 8 server does (the client asks for Tandem's
+    /// public key — a 2048-bit key made at the first such login — and sends its password
+    /// encrypted; drivers must allow it, e.g. Connector/J `allowPublicKeyRetrieval=true`,
+    /// `mysql --get-server-public-key`). TLS is better than either.
+    #[serde(default)]
+    pub rsa_key_exchange: bool,
     /// Statements that take longer are logged (digest and timings, never values); `"off"`
     /// (default) logs none.
     #[serde(default, with = "durations::optional")]

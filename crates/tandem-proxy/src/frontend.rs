@@ -99,6 +99,10 @@ pub struct Acceptor<'a> {
     /// Called on each accepted login with how it was checked: `native`, `sha2_fast` or
     /// `sha2_full`.
     pub on_login: &'a (dyn Fn(&'static str) + Send + Sync),
+    /// caching_sha2_password's full authentication without TLS by RSA key exchange (the
+    /// client asks for this public key, sends the password encrypted with it) instead of a
+    /// switch to mysql_native_password.
+    pub rsa: Option<&'a tandem_backend::rsa::ServerKey>,
 }
 
 /// What caching_sha2_password's fast path needs for one user, plus the `SHA1(pw)` Tandem logs
@@ -167,6 +171,7 @@ pub async fn handshake(
         sha2_known: &sha2_known,
         sha2_learn: &sha2_learn,
         on_login: &on_login,
+        rsa: shared.rsa_key(),
     };
     authenticate(io, &acceptor, conn_id).await
 }
@@ -419,8 +424,8 @@ enum Sha2 {
 /// caching_sha2_password as a MySQL 8 server runs it: the fast path when Tandem knows the
 /// user's `SHA256(SHA256(pw))` (0x03, then OK); otherwise, over TLS, a full authentication
 /// (0x04, the client sends its password, checked against the stored hash and remembered).
-/// Without TLS and without the hash, Tandem asks the client to switch to mysql_native_password
-/// rather than offering an RSA key exchange.
+/// Without TLS and without the hash, Tandem asks the client to switch to mysql_native_password,
+/// or with `rsa_key_exchange` runs the RSA key exchange as a MySQL 8 server would.
 async fn sha2_login(
     io: &mut ClientIo,
     acceptor: &Acceptor<'_>,
@@ -441,13 +446,32 @@ async fn sha2_login(
             return Ok(Sha2::Denied(seq));
         }
     }
-    if !io.stream.is_tls() {
+    let rsa = acceptor.rsa.filter(|_| !io.stream.is_tls());
+    if !io.stream.is_tls() && rsa.is_none() {
         return Ok(Sha2::Fallback);
     }
     send_more_data(io, seq.wrapping_add(1), caching_sha2::PERFORM_FULL_AUTH).await?;
-    let Some((seq, data)) = io.read_packet(1024).await? else {
+    let Some((mut seq, mut data)) = io.read_packet(1024).await? else {
         return Ok(Sha2::Denied(seq.wrapping_add(2)));
     };
+    if let Some(key) = rsa {
+        if data[..] == [caching_sha2::REQUEST_PUBLIC_KEY] {
+            let mut more = vec![0x01];
+            more.extend_from_slice(key.public_pem());
+            let mut out = BytesMut::new();
+            tandem_protocol::write_packet(&mut out, seq.wrapping_add(1), &more);
+            io.stream.write_all(&out).await?;
+            let Some(next) = io.read_packet(1024).await? else {
+                return Ok(Sha2::Denied(seq.wrapping_add(2)));
+            };
+            (seq, data) = next;
+        }
+        // The password, `XOR`ed with the salt and encrypted with the public key.
+        data = match key.decrypt(&data) {
+            Ok(plain) => tandem_backend::rsa::xor_scramble(&plain, salt).into(),
+            Err(_) => return Ok(Sha2::Denied(seq)),
+        };
+    }
     let password = data.strip_suffix(&[0]).unwrap_or(&data);
     match stored {
         Some(h) if native_password::hash_password(password) == h => {

@@ -156,6 +156,9 @@ pub struct Shared {
     /// caching_sha2_password entries learnt from full authentications (users configured by
     /// hash only), by user.
     pub sha2_cache: DashMap<String, crate::frontend::Sha2Entry>,
+    /// The RSA key pair for caching_sha2_password's key exchange (`rsa_key_exchange`), made
+    /// on first use.
+    rsa: std::sync::OnceLock<Option<tandem_backend::rsa::ServerKey>>,
     /// What Tandem presents to TLS clients (swapped by a reload).
     pub server_tls: arc_swap::ArcSwapOption<tandem_backend::ServerTls>,
     /// Statement digests for `GET /digests`.
@@ -174,6 +177,23 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The RSA key for caching_sha2_password without TLS, when `rsa_key_exchange` is on
+    /// (generated at the first login that needs it; `None` if that failed, logged once).
+    pub fn rsa_key(&self) -> Option<&tandem_backend::rsa::ServerKey> {
+        if !self.proxy.load().rsa_key_exchange {
+            return None;
+        }
+        self.rsa
+            .get_or_init(|| {
+                tandem_backend::rsa::ServerKey::generate()
+                    .map_err(
+                        |e| tracing::error!(error = %e, "no RSA key for caching_sha2_password"),
+                    )
+                    .ok()
+            })
+            .as_ref()
+    }
+
     /// Shared state for session event loops whose live sessions `workers` counts (one per loop).
     pub fn new(config: Config, monitor: Monitor, workers: Arc<Vec<AtomicUsize>>) -> Arc<Shared> {
         let users = users_from(&config);
@@ -199,6 +219,7 @@ impl Shared {
             proxy: ArcSwap::from_pointee(config.proxy.clone()),
             digests: crate::digests::Digests::default(),
             sha2_cache: DashMap::new(),
+            rsa: std::sync::OnceLock::new(),
             server_tls: arc_swap::ArcSwapOption::new(
                 config
                     .tls

@@ -100,6 +100,11 @@ pub struct BackendTlsConfig {
     /// `address` when absent.
     #[serde(default)]
     pub server_name: Option<String>,
+    /// Without TLS, let caching_sha2_password's full authentication fetch the server's RSA
+    /// public key and send the password encrypted with it (MySQL's `--get-server-public-key`;
+    /// the key is not verified). Needs the clear password in `[[users]]`.
+    #[serde(default)]
+    pub get_server_public_key: bool,
 }
 
 impl BackendConfig {
@@ -115,7 +120,9 @@ impl BackendConfig {
             .trim_matches(|c| c == '[' || c == ']');
         let name = t.server_name.as_deref().unwrap_or(host);
         let client = t.cert.as_deref().zip(t.key.as_deref());
-        tandem_backend::ClientTls::new(t.mode, t.ca.as_deref(), client, name)
+        let mut tls = tandem_backend::ClientTls::new(t.mode, t.ca.as_deref(), client, name)?;
+        tls.request_public_key = t.get_server_public_key;
+        Ok(tls)
     }
 }
 

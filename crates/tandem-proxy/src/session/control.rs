@@ -152,6 +152,7 @@ impl Session {
             sha2_known: &sha2_known,
             sha2_learn: &sha2_learn,
             on_login: &on_login,
+            rsa: None,
         };
         let answer = crate::frontend::Answer {
             seq,
