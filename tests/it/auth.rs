@@ -5,6 +5,8 @@
 
 use std::process::Command;
 
+use mysql_async::prelude::Queryable;
+
 use tandem_testkit::pair;
 
 use crate::support::{config_text, free_port, start};
@@ -246,10 +248,27 @@ except pymysql.err.MySQLError as e:
     run_python(python, script, &[&port.to_string(), password])
 }
 
-/// caching_sha2_password's RSA key exchange in clear text, both ways: PyMySQL (an independent
-/// implementation) logs in to a Tandem that has only `rsau`'s hash and `rsa_key_exchange` on;
-/// Tandem's own backend client does the same with `get_server_public_key`, and without it is
-/// refused with a clear reason. The login counters prove which path each took.
+/// A Tandem with `rsau` configured by hash only and `rsa_key_exchange` on, with its own HTTP
+/// port (a Tandem just stopped may not have let go of its port yet), which it returns.
+async fn rsa_tandem(p: &tandem_testkit::Pair) -> (crate::support::Proxy, u16) {
+    let http_port = free_port();
+    let config = format!(
+        "{}\n[[users]]\nname = \"rsau\"\npassword_hash = \"{RSA_HASH}\"\n\n\
+         [http]\nlisten = \"127.0.0.1:{http_port}\"\nuser = \"admin\"\npassword = \"pw\"\n",
+        config_text(
+            p,
+            "default_auth = \"caching_sha2_password\"\nrsa_key_exchange = true"
+        )
+    );
+    (start(&config).await, http_port)
+}
+
+/// caching_sha2_password's RSA key exchange in clear text, both ways: PyMySQL and mysql_async
+/// (independent implementations) log in to a Tandem that has only `rsau`'s hash and
+/// `rsa_key_exchange` on; Tandem's own backend client does the same with
+/// `get_server_public_key`, and without it is refused with a clear reason. A full
+/// authentication teaches Tandem the user's fast-path entry, so each client gets a fresh Tandem;
+/// the login counters prove which path each took.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caching_sha2_full_authentication_by_rsa_key_exchange() {
     let p = pair();
@@ -259,40 +278,40 @@ async fn caching_sha2_full_authentication_by_rsa_key_exchange() {
     );
     p.wait_synced(std::time::Duration::from_secs(30));
     let python = tandem_testkit::workspace_root().join(".run/venv/bin/python");
-    let http_port = free_port();
-    let config = format!(
-        "{}\n[[users]]\nname = \"rsau\"\npassword_hash = \"{RSA_HASH}\"\n\n\
-         [http]\nlisten = \"127.0.0.1:{http_port}\"\nuser = \"admin\"\npassword = \"pw\"\n",
-        config_text(
-            &p,
-            "default_auth = \"caching_sha2_password\"\nrsa_key_exchange = true"
-        )
-    );
-    let logins = |what: &str| crate::auth::logins(http_port, what);
-    let proxy = start(&config).await;
+
+    let (proxy, http) = rsa_tandem(&p).await;
     let port = proxy.addr.port();
-    let full0 = logins("sha2_full");
+    let full0 = logins(http, "sha2_full");
     assert_eq!(pymysql_login(&python, port, "rsapass"), None);
-    assert_eq!(logins("sha2_full"), full0 + 1, "{}", status(http_port));
+    assert_eq!(logins(http, "sha2_full"), full0 + 1, "{}", status(http));
     let err = pymysql_login(&python, port, "wrong").expect("a wrong password is refused");
     assert!(err.contains("1045"), "{err}");
-
-    // Tandem's own backend client against Tandem's server side. PyMySQL's full
-    // authentication taught this Tandem `rsau`'s fast-path entry: start a fresh one.
-    // (Its own HTTP port: the first one may not have let go of its port yet.)
     drop(proxy);
-    let http_port2 = free_port();
-    let config = config.replace(&format!(":{http_port}\""), &format!(":{http_port2}\""));
-    let logins = |what: &str| crate::auth::logins(http_port2, what);
-    let proxy = start(&config).await;
+
+    let (proxy, http) = rsa_tandem(&p).await;
+    let full0 = logins(http, "sha2_full");
+    let opts = mysql_async::OptsBuilder::from_opts(crate::support::opts(&proxy, "shop"))
+        .user(Some("rsau"))
+        .pass(Some("rsapass"));
+    let mut c = mysql_async::Conn::new(opts)
+        .await
+        .expect("mysql_async by RSA");
+    let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.expect("query");
+    assert_eq!(who.as_deref(), Some("rsau@%"));
+    let _ = c.disconnect().await;
+    assert_eq!(logins(http, "sha2_full"), full0 + 1, "{}", status(http));
+    drop(proxy);
+
+    // Tandem's own backend client against Tandem's server side.
+    let (proxy, http) = rsa_tandem(&p).await;
     let addr = proxy.addr.to_string();
     let refused = backend_login(&addr, false)
         .await
         .expect_err("needs TLS or the public key");
     assert!(refused.contains("get_server_public_key"), "{refused}");
-    let full0 = logins("sha2_full");
+    let full0 = logins(http, "sha2_full");
     backend_login(&addr, true).await.expect("RSA key exchange");
-    assert_eq!(logins("sha2_full"), full0 + 1, "{}", status(http_port2));
+    assert_eq!(logins(http, "sha2_full"), full0 + 1, "{}", status(http));
     drop(proxy);
     p.cn1.query("DROP USER 'rsau'@'%'");
     p.wait_synced(std::time::Duration::from_secs(30));
