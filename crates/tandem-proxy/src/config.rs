@@ -136,6 +136,13 @@ pub struct ProxyConfig {
     /// statement usually comes sooner and reuses them).
     #[serde(default = "defaults::multiplex_linger", with = "durations")]
     pub multiplex_linger: Duration,
+    /// A worker serving a single session polls for the next packet (the backend's answer, the
+    /// client's next command) for up to this long before its event loop sleeps: a lone
+    /// client's round trip skips the kernel's sleep and wake-up, the largest cost at one client
+    /// thread. Off on a one-core machine and for workers with more than one session; `"0s"`
+    /// turns it off.
+    #[serde(default = "defaults::busy_poll", with = "durations")]
+    pub busy_poll: Duration,
     /// Worker threads, each a single-threaded event loop that owns its sessions (HAProxy's
     /// `nbthread`): 0 = one per core, 1 = everything on one thread.
     #[serde(default)]

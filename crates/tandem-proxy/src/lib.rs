@@ -27,6 +27,7 @@ mod server;
 mod server_users;
 mod session;
 mod shared;
+mod spin;
 mod workers;
 
 pub use config::{Config, ConfigError, ReadYourWrites};

@@ -58,6 +58,8 @@ pub struct NodeWatch<'a, F: Fn() -> bool> {
     pub watch: &'a mut tokio::sync::watch::Receiver<u64>,
     /// Whether the node serving the statement is down in the latest snapshot.
     pub is_down: F,
+    /// How long to busy-poll for the answer before sleeping ([`crate::spin`]).
+    pub busy_poll: std::time::Duration,
 }
 
 impl<F: Fn() -> bool> NodeWatch<'_, F> {
@@ -80,7 +82,7 @@ async fn fill_or_down<F: Fn() -> bool>(
     node: &mut NodeWatch<'_, F>,
 ) -> Result<usize, ConnError> {
     tokio::select! {
-        r = backend.fill() => r,
+        r = crate::spin::poll_briefly(backend.fill(), node.busy_poll) => r,
         _ = node.down() => Err(ConnError::Io(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "the node was marked down while the statement ran",

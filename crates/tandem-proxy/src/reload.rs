@@ -147,7 +147,7 @@ fn live_limits(shared: &Shared, new: &Config, report: &mut ReloadReport) {
         pool_max_idle, pool_max_connections, pool_wait_timeout, pool_idle_timeout);
     let live = changes!(old, n; handshake_timeout, max_handshake_size,
         max_handshakes_per_address, write_hold, max_packet_size, backend_timeout,
-        shutdown_timeout, slow_statement, multiplex, multiplex_linger, rsa_key_exchange);
+        shutdown_timeout, slow_statement, multiplex, multiplex_linger, rsa_key_exchange, busy_poll);
     let named = |list: &[(&str, bool)]| -> Vec<String> {
         list.iter()
             .filter(|(_, c)| *c)

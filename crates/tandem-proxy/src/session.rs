@@ -192,8 +192,9 @@ impl Session {
                 break;
             }
             let linger = self.linger();
+            let spin = self.shared.busy_poll();
             let read = tokio::select! {
-                r = self.io.read_packet(max) => r,
+                r = crate::spin::poll_briefly(self.io.read_packet(max), spin) => r,
                 _ = kill.as_mut() => {
                     kill.set(control.kill.notified());
                     continue;

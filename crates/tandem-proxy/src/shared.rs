@@ -174,6 +174,8 @@ pub struct Shared {
     pub events: Mutex<VecDeque<(String, String)>>,
     /// Live sessions per event loop (worker 0 first).
     pub worker_sessions: Arc<Vec<AtomicUsize>>,
+    /// The machine's cores (no busy polling on one).
+    cores: usize,
 }
 
 impl Shared {
@@ -192,6 +194,25 @@ impl Shared {
                     .ok()
             })
             .as_ref()
+    }
+
+    /// How long the current worker busy-polls before its event loop sleeps
+    /// ([`crate::spin`]): `busy_poll` while the machine has cores to spare for it — more than
+    /// one core, this worker serving at most one session, and at most one session per four
+    /// cores in all (a spinning worker holds a core; on two cores, two spinning workers starve
+    /// the servers and clients beside them) — else zero.
+    pub fn busy_poll(&self) -> std::time::Duration {
+        let live = |n: &AtomicUsize| n.load(Ordering::Relaxed);
+        let alone = self
+            .worker_sessions
+            .get(crate::workers::current())
+            .is_none_or(|n| live(n) <= 1);
+        let total: usize = self.worker_sessions.iter().map(live).sum();
+        if alone && self.cores > 1 && total <= (self.cores / 4).max(1) {
+            self.proxy.load().busy_poll
+        } else {
+            std::time::Duration::ZERO
+        }
     }
 
     /// Shared state for session event loops whose live sessions `workers` counts (one per loop).
@@ -241,6 +262,7 @@ impl Shared {
             stats: Stats::default(),
             events: Mutex::new(VecDeque::new()),
             worker_sessions: workers,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 

@@ -42,6 +42,10 @@ pub fn pool_idle_timeout() -> Duration {
 pub fn multiplex() -> bool {
     true
 }
+pub fn busy_poll() -> Duration {
+    Duration::from_micros(50)
+}
+
 pub fn multiplex_linger() -> Duration {
     Duration::from_millis(20)
 }

@@ -90,6 +90,7 @@ impl Session {
                 let view = shared.topology.load();
                 view.nodes.get(target).is_some_and(|n| !n.up)
             },
+            busy_poll: shared.busy_poll(),
         };
         let relayed = tokio::time::timeout(
             shared.proxy.load().backend_timeout,
