@@ -92,18 +92,6 @@ impl ServerKey {
     }
 }
 
-/// `(password ‖ NUL) XOR scramble`, the scramble repeated (both ends of the exchange use it:
-/// the XOR is its own inverse).
-pub fn xor_scramble(data: &[u8], scramble: &[u8]) -> Vec<u8> {
-    if scramble.is_empty() {
-        return data.to_vec();
-    }
-    data.iter()
-        .zip(scramble.iter().cycle())
-        .map(|(a, b)| a ^ b)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +103,7 @@ mod tests {
             .public_pem()
             .starts_with(b"-----BEGIN PUBLIC KEY-----\n"));
         let salt: Vec<u8> = (1..=20).collect();
-        let plain = xor_scramble(b"s3cret\0", &salt);
+        let plain = tandem_protocol::auth::caching_sha2::xor_salt(b"s3cret\0", &salt);
         let ct = encrypt(key.public_pem(), &plain).expect("encrypt");
         assert_eq!(ct.len(), 256);
         assert_ne!(
@@ -124,7 +112,10 @@ mod tests {
             "OAEP is randomised"
         );
         let back = key.decrypt(&ct).expect("decrypt");
-        assert_eq!(xor_scramble(&back, &salt), b"s3cret\0");
+        assert_eq!(
+            tandem_protocol::auth::caching_sha2::xor_salt(&back, &salt),
+            b"s3cret\0"
+        );
         assert!(key.decrypt(&ct[1..]).is_err());
         assert!(encrypt(
             b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",

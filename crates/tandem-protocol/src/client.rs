@@ -243,10 +243,7 @@ impl<'a> ClientLogin<'a> {
                     let Credential::Password(p) = self.opts.credential else {
                         return Err(ProtocolError::Unsupported("RSA without a clear password"));
                     };
-                    let mut plain = nul_terminated(p);
-                    for (b, s) in plain.iter_mut().zip(self.salt.iter().cycle()) {
-                        *b ^= s;
-                    }
+                    let plain = caching_sha2::xor_salt(&nul_terminated(p), &self.salt);
                     return Ok(LoginStep::Encrypt {
                         public_key: more.data.to_vec(),
                         plaintext: Scrambled(plain),

@@ -468,7 +468,7 @@ async fn sha2_login(
         }
         // The password, `XOR`ed with the salt and encrypted with the public key.
         data = match key.decrypt(&data) {
-            Ok(plain) => tandem_backend::rsa::xor_scramble(&plain, salt).into(),
+            Ok(plain) => caching_sha2::xor_salt(&plain, salt).into(),
             Err(_) => return Ok(Sha2::Denied(seq)),
         };
     }

@@ -24,6 +24,18 @@ fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// What the RSA key exchange encrypts: `data` (the NUL-terminated password) XORed with the
+/// salt, repeated; the server undoes it the same way after decrypting.
+pub fn xor_salt(data: &[u8], salt: &[u8]) -> Vec<u8> {
+    if salt.is_empty() {
+        return data.to_vec();
+    }
+    data.iter()
+        .zip(salt.iter().cycle())
+        .map(|(a, b)| a ^ b)
+        .collect()
+}
+
 /// The client's fast-auth response (callers send an empty response for an empty password).
 pub fn scramble(password: &[u8], salt: &[u8]) -> [u8; 32] {
     let h1 = sha256(&[password]);
