@@ -23,6 +23,13 @@ pub struct HealthSettings {
     /// Connect + login + queries must finish within this.
     #[serde(with = "crate::durations")]
     pub timeout: Duration,
+    /// HAProxy's `slowstart`: a node that comes back into the read pool (after being down,
+    /// out of replication or lagging) takes its read share, and its backend connection cap,
+    /// in steps over this time instead of at once, from a twentieth up, so a cold server is
+    /// not handed a full share of reads and a storm of new connections the moment it
+    /// returns. `"0s"` (default) turns it off; never at start-up.
+    #[serde(with = "crate::durations")]
+    pub slowstart: Duration,
 }
 
 impl Default for HealthSettings {
@@ -33,6 +40,7 @@ impl Default for HealthSettings {
             rise: 3,
             fall: 2,
             timeout: Duration::from_secs(1),
+            slowstart: Duration::ZERO,
         }
     }
 }

@@ -195,9 +195,12 @@ impl Monitor {
                     drained: false,
                     checked: None,
                     state_since: None,
+                    warm_since: None,
+                    warmth: None,
                 })
                 .collect(),
             no_writer_reason: "not checked yet".into(),
+            slowstart: config.health.slowstart,
             ..Snapshot::default()
         };
         initial.route(config.max_lag);
@@ -230,6 +233,7 @@ impl Monitor {
             closing: (0..config.nodes.len()).map(|_| None).collect(),
             read_only_set_at: vec![None; config.nodes.len()],
             health: vec![Health::new(); config.nodes.len()],
+            served: vec![false; config.nodes.len()],
             election: Election::new(config.election),
             config,
             snapshot: snapshot.clone(),
@@ -319,6 +323,8 @@ struct Aggregator {
     read_only_set_at: Vec<Option<Instant>>,
     config: MonitorSettings,
     health: Vec<Health>,
+    /// Per node: it has served reads since Tandem started (a return is then a slow start).
+    served: Vec<bool>,
     election: Election,
     snapshot: Arc<ArcSwap<Snapshot>>,
     events: broadcast::Sender<Event>,
@@ -408,6 +414,16 @@ impl Aggregator {
         }
         let was_prev = prev.nodes.get(i).cloned();
         self.update_replication(node, was_prev.as_ref());
+        let was_readable = was_prev.as_ref().is_some_and(|p| p.readable);
+        let served = self.served.get(i).copied().unwrap_or(false);
+        if node.readable && !was_readable && served && !self.config.health.slowstart.is_zero() {
+            node.warm_since = Some(Instant::now());
+        }
+        if node.readable {
+            if let Some(s) = self.served.get_mut(i) {
+                *s = true;
+            }
+        }
         next.complete = self.health.iter().all(Health::is_known);
         let change = if next.complete {
             self.election.update(&candidates(&next.nodes))

@@ -27,6 +27,7 @@ fn config(p: &Pair) -> MonitorSettings {
             rise: 2,
             fall: 2,
             timeout: Duration::from_millis(500),
+            slowstart: Duration::ZERO,
         },
         election: Default::default(),
         max_lag: Duration::from_secs(5),

@@ -106,6 +106,23 @@ pub(super) fn health_section(
         format!("rise = {rise}"),
         format!("fall = {fall}"),
     ];
+    let slow = backends
+        .iter()
+        .filter_map(|b| b.opts.slowstart.map(|t| (t, b)))
+        .max_by_key(|(t, _)| *t);
+    if let Some((t, b)) = slow.filter(|(t, _)| *t > 0) {
+        out.push(with_comment(
+            format!("slowstart = {}", quote(&duration(t))),
+            &format!("from `server {}`, line {}", plain(&b.name), b.line),
+        ));
+        if backends.iter().any(|o| o.opts.slowstart != Some(t)) {
+            notes.push(format!(
+                "servers have different `slowstart` values: Tandem has one for every backend \
+                 and takes the longest ({})",
+                duration(t)
+            ));
+        }
+    }
     match p.find(&["timeout", "check"]) {
         Some(l) => match time(l.no, "timeout check", rest(l, 2).as_deref())? {
             0 => notes.push(format!(

@@ -98,7 +98,7 @@ const TAKES_ARG: &str = "addr agent-addr agent-inter agent-port agent-send alpn 
     check-alpn check-proto check-sni ciphers ciphersuites cookie crl-file crt error-limit \
     fastinter hash-key id init-addr log-proto max-reuse maxconn maxqueue minconn namespace npn \
     observe on-error on-marked-down on-marked-up pool-low-conn pool-max-conn pool-purge-delay \
-    port proto redir resolve-net resolve-opts resolve-prefer resolvers shard slowstart sni source \
+    port proto redir resolve-net resolve-opts resolve-prefer resolvers shard sni source \
     ssl-max-ver ssl-min-ver tcp-ut track verify verifyhost";
 
 fn takes_arg(kw: &str) -> bool {
@@ -116,6 +116,8 @@ pub(super) struct ServerOpts {
     pub(super) check: Option<bool>,
     pub(super) backup: Option<bool>,
     pub(super) disabled: Option<bool>,
+    /// `slowstart`, in microseconds.
+    pub(super) slowstart: Option<u64>,
     /// Settings not carried over, as written.
     pub(super) dropped: Vec<String>,
 }
@@ -135,6 +137,7 @@ impl ServerOpts {
                 "fall" => o.fall = Some(num(line, kw, it.next(), 1)?),
                 "inter" => o.inter = Some(interval(line, kw, it.next())?),
                 "downinter" => o.downinter = Some(interval(line, kw, it.next())?),
+                "slowstart" => o.slowstart = Some(time(line, kw, it.next())?),
                 _ if takes_arg(kw) => {
                     o.dropped
                         .push(format!("{kw} {}", it.next().unwrap_or_default()));
@@ -156,6 +159,7 @@ impl ServerOpts {
             check: self.check.or(base.check),
             backup: self.backup.or(base.backup),
             disabled: self.disabled.or(base.disabled),
+            slowstart: self.slowstart.or(base.slowstart),
             dropped: self.dropped,
         }
     }

@@ -452,3 +452,31 @@ fn no_input_panics() {
         }
     }
 }
+
+#[test]
+fn slowstart_carries_over_as_the_longest() {
+    let cfg = CLASSIC
+        .replace(
+            "rise 3 fall 2\n    server cn2",
+            "rise 3 fall 2 slowstart 30s\n    server cn2",
+        )
+        .replace(
+            "weight 1 inter 2s downinter 5s rise 3 fall 2",
+            "weight 1 inter 2s downinter 5s rise 3 fall 2 slowstart 1m",
+        );
+    let (i, t) = toml_of(&cfg);
+    assert_eq!(get(&t, "health.slowstart").as_str(), Some("1m"));
+    assert_note(&i, &["different `slowstart`", "longest (1m)"]);
+    assert_no_note(&i, "slowstart 1m");
+    let (_, plain_t) = toml_of(CLASSIC);
+    assert!(plain_t
+        .get("health")
+        .and_then(|h| h.get("slowstart"))
+        .is_none());
+    // The generated file is a valid configuration with it.
+    let health: tandem_monitor::HealthSettings = get(&t, "health")
+        .clone()
+        .try_into()
+        .expect("valid [health]");
+    assert_eq!(health.slowstart, std::time::Duration::from_secs(60));
+}

@@ -55,6 +55,9 @@ pub struct NodeRow {
     pub replication: Vec<ChannelRow>,
     /// Seconds since it last went up or down.
     pub state_for_seconds: Option<f64>,
+    /// In its slow start (`[health] slowstart`): the percentage of its read share and pool
+    /// cap it has now; absent otherwise.
+    pub warming_percent: Option<u32>,
     /// The latest check: `ok` or the error.
     pub last_check: Option<String>,
     pub last_check_seconds_ago: Option<f64>,
@@ -178,6 +181,7 @@ impl Status {
                     semi_sync: st.and_then(|s| s.semi_sync),
                     replication: st.map(channels).unwrap_or_default(),
                     state_for_seconds: ago(n.state_since),
+                    warming_percent: n.warmth.map(|w| (w * 100.0).round() as u32),
                     last_check: n.checked.map(|c| {
                         if c.ok {
                             "ok".to_owned()
