@@ -14,7 +14,7 @@ use crate::support::{config_text, free_port, general_log_on, logged, opts, start
 const USER: &str = "admin";
 const PASSWORD: &str = "s3cret-admin";
 
-fn http_section(port: u16) -> String {
+pub(crate) fn http_section(port: u16) -> String {
     format!(
         "\n[http]\nlisten = \"127.0.0.1:{port}\"\nuser = \"{USER}\"\npassword = \"{PASSWORD}\"\n"
     )
@@ -42,7 +42,7 @@ fn post(port: u16, path: &str) -> (u16, String) {
     curl(&["-u", &format!("{USER}:{PASSWORD}"), "-X", "POST", &url])
 }
 
-fn status(port: u16) -> serde_json::Value {
+pub(crate) fn status(port: u16) -> serde_json::Value {
     let (code, body) = get(port, "/status");
     assert_eq!(code, 200, "{body}");
     serde_json::from_str(&body).expect("status is JSON")

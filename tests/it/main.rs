@@ -2,6 +2,7 @@
 
 mod agreement;
 mod auth;
+mod caps;
 mod cli;
 mod clients;
 mod cluster;

@@ -104,6 +104,7 @@ impl Admin {
             sha2_known: &crate::frontend::no_sha2,
             sha2_learn: &crate::frontend::no_sha2_learn,
             on_login: &crate::frontend::uncounted,
+            admit: &|_| Ok(None),
             rsa: None,
         };
         let timeout = shared.proxy.load().handshake_timeout;

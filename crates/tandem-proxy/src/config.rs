@@ -370,6 +370,17 @@ pub struct UserConfig {
     /// Refuse this user's logins without TLS (MySQL's `REQUIRE SSL`): ERR 1045.
     #[serde(default)]
     pub require_tls: bool,
+    /// Client connections this user may hold through Tandem at once (MySQL's per-account
+    /// `MAX_USER_CONNECTIONS`, ProxySQL's `mysql_users.max_connections`); beyond it a login
+    /// gets ERR 1203. Unlimited when absent.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Backend connections this user's sessions may hold to each node at once (busy and idle
+    /// together, within the node's `pool_max_connections`): one application cannot take every
+    /// connection a server has. At the cap a statement waits up to `pool_wait_timeout` for one
+    /// of the user's connections, then gets ERR 1203. Unlimited when absent.
+    #[serde(default)]
+    pub max_backend_connections: Option<usize>,
 }
 
 impl fmt::Debug for UserConfig {
@@ -383,6 +394,8 @@ impl fmt::Debug for UserConfig {
             )
             .field("connection_admin", &self.connection_admin)
             .field("require_tls", &self.require_tls)
+            .field("max_connections", &self.max_connections)
+            .field("max_backend_connections", &self.max_backend_connections)
             .finish()
     }
 }
@@ -553,6 +566,17 @@ impl Config {
                     format!("users[{i}].name"),
                     format!("duplicate user `{}`", u.name),
                 ));
+            }
+            for (field, cap) in [
+                ("max_connections", u.max_connections),
+                ("max_backend_connections", u.max_backend_connections),
+            ] {
+                if cap == Some(0) {
+                    return Err(invalid(
+                        format!("users[{i}].{field}"),
+                        "must be at least 1 (leave it out for no limit)",
+                    ));
+                }
             }
             match (&u.password, &u.password_hash) {
                 (Some(_), None) => {}

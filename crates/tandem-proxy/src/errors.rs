@@ -5,6 +5,9 @@ use tandem_protocol::ErrPacket;
 
 /// ER_CON_COUNT_ERROR.
 pub const TOO_MANY_CONNECTIONS: (u16, &str) = (1040, "08004");
+/// ER_TOO_MANY_USER_CONNECTIONS: a user's own cap (`[[users]] max_connections` or
+/// `max_backend_connections`).
+pub const TOO_MANY_USER_CONNECTIONS: (u16, &str) = (1203, "42000");
 /// ER_ACCESS_DENIED_ERROR.
 pub const ACCESS_DENIED: (u16, &str) = (1045, "28000");
 /// ER_HANDSHAKE_ERROR.

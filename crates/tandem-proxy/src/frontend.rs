@@ -61,6 +61,8 @@ pub struct ClientLogin {
     pub capabilities: Capabilities,
     pub charset: u8,
     pub database: Option<String>,
+    /// The session counted against its user's `max_connections` (client listener only).
+    pub slot: Option<crate::shared::UserSlot>,
 }
 
 pub enum Outcome {
@@ -99,6 +101,9 @@ pub struct Acceptor<'a> {
     /// Called on each accepted login with how it was checked: `native`, `sha2_fast` or
     /// `sha2_full`.
     pub on_login: &'a (dyn Fn(&'static str) + Send + Sync),
+    /// Counts an authenticated session against its user's limit: `Err` is the message of the
+    /// refusal (ERR 1203).
+    pub admit: &'a (dyn Fn(&str) -> Result<Option<crate::shared::UserSlot>, String> + Send + Sync),
     /// caching_sha2_password's full authentication without TLS by RSA key exchange (the
     /// client asks for this public key, sends the password encrypted with it) instead of a
     /// switch to mysql_native_password.
@@ -153,6 +158,7 @@ pub async fn handshake(
         shared.sha2_cache.insert(user.to_owned(), e);
     };
     let on_login = |how: &'static str| shared.stats.login(how);
+    let admit = |user: &str| shared.take_user_slot(user).map(Some);
     let tls = shared.server_tls.load_full();
     let mut capabilities = server_capabilities();
     if tls.is_some() {
@@ -171,6 +177,7 @@ pub async fn handshake(
         sha2_known: &sha2_known,
         sha2_learn: &sha2_learn,
         on_login: &on_login,
+        admit: &admit,
         rsa: shared.rsa_key(),
     };
     authenticate(io, &acceptor, conn_id).await
@@ -252,6 +259,14 @@ pub async fn authenticate(
         );
         return reject(io, seq.wrapping_add(1), errors::ACCESS_DENIED, &msg).await;
     }
+    let slot = match (acceptor.admit)(&user) {
+        Ok(slot) => slot,
+        Err(msg) => {
+            tracing::info!(user = %user, "login refused: the user's max_connections is reached");
+            let seq = seq.wrapping_add(1);
+            return reject(io, seq, errors::TOO_MANY_USER_CONNECTIONS, &msg).await;
+        }
+    };
     let capabilities = resp.capabilities & acceptor.capabilities;
     let ok = OkPacket {
         status: StatusFlags::AUTOCOMMIT,
@@ -269,6 +284,7 @@ pub async fn authenticate(
         capabilities,
         charset: resp.charset,
         database: resp.database.clone().filter(|d| !d.is_empty()),
+        slot,
     }))
 }
 

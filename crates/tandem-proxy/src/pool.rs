@@ -44,6 +44,8 @@ pub struct PoolKey {
 struct Idle {
     key: PoolKey,
     conn: Conn,
+    /// Its count against the caps (released when the entry is dropped).
+    permit: Permit,
     since: Instant,
     /// The connection runs `SESSION TRANSACTION READ ONLY` (re-applied after the reset).
     read_only: bool,
@@ -83,6 +85,8 @@ pub struct Pool {
     connect_timeout: Duration,
     /// How long a statement waits for a connection at the cap.
     wait_timeout: Duration,
+    /// Live connections per user, for users with `max_backend_connections`.
+    users: Mutex<std::collections::HashMap<String, Arc<Count>>>,
 }
 
 /// Live connections of a pool, and a wake-up for those waiting at the cap.
@@ -93,15 +97,33 @@ struct Count {
     freed: tokio::sync::Notify,
 }
 
-/// Counts a live backend connection against its pool's cap; released on drop.
+/// Counts a live backend connection against its pool's cap (and its user's, when the user
+/// has one); released on drop.
 #[derive(Debug)]
-pub struct Permit(Arc<Count>);
+pub struct Permit {
+    node: Arc<Count>,
+    user: Option<Arc<Count>>,
+}
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.0.total.fetch_sub(1, Ordering::Relaxed);
-        self.0.freed.notify_one();
+        self.node.total.fetch_sub(1, Ordering::Relaxed);
+        self.node.freed.notify_one();
+        if let Some(u) = &self.user {
+            u.total.fetch_sub(1, Ordering::Relaxed);
+            u.freed.notify_one();
+        }
     }
+}
+
+/// Takes one from `count` if it is below `cap`.
+fn take(count: &Count, cap: usize) -> bool {
+    count
+        .total
+        .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+            (n < cap).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +131,14 @@ pub enum PoolError {
     /// At the cap for the whole wait.
     #[error("Too many connections to backend '{node}': Tandem's cap of {cap} is reached (waited {waited:?})")]
     Full {
+        node: String,
+        cap: usize,
+        waited: Duration,
+    },
+    /// The user's `max_backend_connections` to the node, for the whole wait.
+    #[error("User {user} already has more than 'max_user_connections' active connections: its max_backend_connections of {cap} to backend '{node}' (waited {waited:?})")]
+    UserFull {
+        user: String,
         node: String,
         cap: usize,
         waited: Duration,
@@ -141,14 +171,28 @@ impl Pool {
             idle_timeout: cfg.pool_idle_timeout,
             connect_timeout: cfg.connect_timeout,
             wait_timeout: cfg.pool_wait_timeout,
+            users: Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The live-connection count of `user` (made on first use).
+    fn user_count(&self, user: &str) -> Option<Arc<Count>> {
+        let mut users = self.users.lock().ok()?;
+        Some(users.entry(user.to_owned()).or_default().clone())
     }
 
     /// Lowers the cap to what the server can take (from its `max_connections`, less a
     /// reserve); `None` restores the configured cap. Connections above a lowered cap are not
     /// closed, new ones wait until the count is below it.
-    pub fn set_server_cap(&self, server: Option<usize>) {
+    ///
+    /// A node in its slow start (`warmth`, the fraction of its full share it has now) gets
+    /// that fraction of the cap, so its connections ramp up with its reads.
+    pub fn set_server_cap(&self, server: Option<usize>, warmth: Option<f64>) {
         let cap = server.map_or(self.configured_max, |s| s.min(self.configured_max));
+        let cap = match warmth {
+            Some(w) => ((cap as f64 * w).ceil() as usize).min(cap),
+            None => cap,
+        };
         self.max_total.store(cap.max(1), Ordering::Relaxed);
     }
 
@@ -179,29 +223,47 @@ impl Pool {
     /// An idle connection with the same key that can be brought level with `want` (reset
     /// first when none can), or a new one. At the cap, an idle connection of another key (or
     /// another worker) is closed to make room; with none, the call waits (in turn with other
-    /// waiters) up to `pool_wait_timeout` for a connection to close or go idle.
+    /// waiters) up to `pool_wait_timeout` for a connection to close or go idle. A user with
+    /// `user_cap` (its `max_backend_connections`) waits the same way at its own cap, making
+    /// room only among its own idle connections.
     pub async fn get(
         &self,
         key: &PoolKey,
         credential: Credential<'_>,
         want: &Tracked,
+        user_cap: Option<usize>,
     ) -> Result<Checkout, PoolError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.wait_timeout;
+        let user = user_cap.and_then(|cap| Some((self.user_count(&key.user)?, cap)));
         let permit = loop {
             let freed = self.count.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
+            let user_freed = user.as_ref().map(|(u, _)| u.freed.notified());
+            tokio::pin!(user_freed);
+            if let Some(n) = user_freed.as_mut().as_pin_mut() {
+                n.enable();
+            }
             if let Some(idle) = self.take_idle(self.shard(), key, want) {
                 match self.ready(key, idle, want).await {
                     Some(c) => return Ok(c),
                     None => continue, // closed; try again
                 }
             }
-            if let Some(p) = self.reserve() {
-                break p;
+            let user_ok = user.as_ref().is_none_or(|(u, cap)| take(u, *cap));
+            if user_ok {
+                if take(&self.count, self.cap()) {
+                    break Permit {
+                        node: self.count.clone(),
+                        user: user.as_ref().map(|(u, _)| u.clone()),
+                    };
+                }
+                if let Some((u, _)) = &user {
+                    u.total.fetch_sub(1, Ordering::Relaxed); // not used after all
+                }
             }
-            // At the cap, another worker's idle connection of the key beats a new login (it
+            // At a cap, another worker's idle connection of the key beats a new login (it
             // keeps being woken through that worker's reactor).
             let stolen = self
                 .idle
@@ -213,14 +275,35 @@ impl Pool {
                     None => continue,
                 }
             }
-            if self.evict_one_idle() {
+            let mine = (!user_ok).then_some(key.user.as_str());
+            if self.evict_one_idle(mine) {
                 continue;
             }
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return Err(PoolError::Full {
-                    node: self.name.clone(),
-                    cap: self.cap(),
-                    waited: started.elapsed(),
+            let woken = if user_ok {
+                tokio::time::timeout_at(deadline, freed).await
+            } else {
+                let wait = async {
+                    match user_freed.as_mut().as_pin_mut() {
+                        Some(n) => n.await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::time::timeout_at(deadline, wait).await
+            };
+            if woken.is_err() {
+                let waited = started.elapsed();
+                return Err(match user {
+                    Some((_, cap)) if !user_ok => PoolError::UserFull {
+                        user: key.user.clone(),
+                        node: self.name.clone(),
+                        cap,
+                        waited,
+                    },
+                    _ => PoolError::Full {
+                        node: self.name.clone(),
+                        cap: self.cap(),
+                        waited,
+                    },
                 });
             }
         };
@@ -249,11 +332,10 @@ impl Pool {
     /// brought level, otherwise reset first; `None` when it failed or still cannot (it sits in
     /// a schema the session cannot leave for its login schema) and was closed.
     async fn ready(&self, key: &PoolKey, idle: Idle, want: &Tracked) -> Option<Checkout> {
-        let permit = Permit(self.count.clone()); // the idle entry held its count
         let login_schema = key.database.is_some();
         let mut c = Checkout {
             conn: idle.conn,
-            permit,
+            permit: idle.permit,
             read_only: idle.read_only,
             known: idle.known,
             multi_off: idle.multi_off,
@@ -280,18 +362,6 @@ impl Pool {
         c.known.levelable_to(want, login_schema).then_some(c)
     }
 
-    /// Counts a new connection if the cap allows.
-    fn reserve(&self) -> Option<Permit> {
-        let cap = self.cap();
-        self.count
-            .total
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
-                (n < cap).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Permit(self.count.clone()))
-    }
-
     /// This worker's idle list.
     fn shard(&self) -> &Mutex<VecDeque<Idle>> {
         let w = crate::workers::current();
@@ -300,7 +370,7 @@ impl Pool {
 
     /// The idle connection of `key` that needs least to serve a session in state `want`: the
     /// newest that has exactly that state, else the newest that can be brought level, else
-    /// the newest of the key (to be reset). Its count stays in `total`.
+    /// the newest of the key (to be reset). Expired entries are closed on the way.
     fn take_idle(
         &self,
         shard: &Mutex<VecDeque<Idle>>,
@@ -309,11 +379,7 @@ impl Pool {
     ) -> Option<Idle> {
         let mut idle = shard.lock().ok()?;
         let now = Instant::now();
-        let before = idle.len();
         idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
-        self.count
-            .total
-            .fetch_sub(before - idle.len(), Ordering::Relaxed);
         let login_schema = key.database.is_some();
         let mine = |i: &Idle| &i.key == key;
         let pos = idle
@@ -327,13 +393,18 @@ impl Pool {
         idle.remove(pos)
     }
 
-    /// Closes one idle connection of any worker (oldest first); false if there was none.
-    fn evict_one_idle(&self) -> bool {
+    /// Closes one idle connection of any worker (oldest first), of `user` only when given;
+    /// false if there was none.
+    fn evict_one_idle(&self, user: Option<&str>) -> bool {
         for shard in &self.idle {
-            let evicted = shard.lock().ok().and_then(|mut idle| idle.pop_front());
+            let evicted = shard.lock().ok().and_then(|mut idle| {
+                let pos = idle
+                    .iter()
+                    .position(|i| user.is_none_or(|u| i.key.user == u))?;
+                idle.remove(pos)
+            });
             if evicted.is_some() {
-                self.count.total.fetch_sub(1, Ordering::Relaxed);
-                return true;
+                return true; // dropped here: closed, its count released
             }
         }
         false
@@ -343,7 +414,6 @@ impl Pool {
     pub fn purge(&self) {
         for shard in &self.idle {
             if let Ok(mut idle) = shard.lock() {
-                self.count.total.fetch_sub(idle.len(), Ordering::Relaxed);
                 idle.clear();
             }
         }
@@ -371,10 +441,11 @@ impl Pool {
         if idle.len() >= self.max_idle {
             return;
         }
-        std::mem::forget(permit); // the idle entry keeps the count
+        let user = permit.user.clone();
         idle.push_back(Idle {
             key,
             conn,
+            permit,
             since: Instant::now(),
             read_only,
             known: Tracked::default(),
@@ -382,7 +453,7 @@ impl Pool {
         });
         drop(idle);
         // A waiter at the cap may take it (same key) or close it to make room.
-        self.count.freed.notify_one();
+        self.went_idle(user);
     }
 
     /// Keeps a connection a quiet session gives back (multiplexing) as it is, with its state,
@@ -398,26 +469,25 @@ impl Pool {
         if idle.len() >= self.max_idle {
             return;
         }
-        std::mem::forget(c.permit); // the idle entry keeps the count
+        let user = c.permit.user.clone();
         idle.push_back(Idle {
             key,
             conn: c.conn,
+            permit: c.permit,
             since: Instant::now(),
             read_only: c.read_only,
             known: c.known,
             multi_off: c.multi_off,
         });
         drop(idle);
-        self.count.freed.notify_one();
+        self.went_idle(user);
     }
-}
 
-impl Drop for Pool {
-    fn drop(&mut self) {
-        for shard in &mut self.idle {
-            if let Ok(idle) = shard.get_mut() {
-                self.count.total.fetch_sub(idle.len(), Ordering::Relaxed);
-            }
+    /// Wakes a waiter at the node's cap, and one at the user's, for a connection gone idle.
+    fn went_idle(&self, user: Option<Arc<Count>>) {
+        self.count.freed.notify_one();
+        if let Some(u) = user {
+            u.freed.notify_one();
         }
     }
 }

@@ -128,6 +128,8 @@ fn same_users(
                 v.stored == u.stored
                     && v.connection_admin == u.connection_admin
                     && v.require_tls == u.require_tls
+                    && v.max_connections == u.max_connections
+                    && v.max_backend_connections == u.max_backend_connections
             })
         })
 }

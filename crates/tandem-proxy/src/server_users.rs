@@ -65,6 +65,8 @@ pub async fn fetch(shared: &Shared) -> Result<HashMap<String, User>, String> {
                     require_tls: false,
                     sha2: None,
                     password: None,
+                    max_connections: None,
+                    max_backend_connections: None,
                 });
             }
             None if !name.is_empty() => skipped.push(name),

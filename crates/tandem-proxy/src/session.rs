@@ -66,6 +66,8 @@ enum BackendError {
     Unreachable(String),
     /// No connection to be had: Tandem's cap for the node, or the server's own 1040/1203.
     Busy(String),
+    /// The user's own cap on backend connections to the node (`max_backend_connections`).
+    UserBusy(String),
     /// The server refused with an error packet (a login refused with 1045, a prepare refused
     /// with 1146, ...): the client gets it as the server sent it.
     Server(tandem_protocol::ErrPacket),
@@ -76,9 +78,10 @@ enum BackendError {
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BackendError::Unreachable(m) | BackendError::Busy(m) | BackendError::Other(m) => {
-                f.write_str(m)
-            }
+            BackendError::Unreachable(m)
+            | BackendError::Busy(m)
+            | BackendError::UserBusy(m)
+            | BackendError::Other(m) => f.write_str(m),
             BackendError::Server(e) => write!(f, "{} {}", e.code, e.message),
         }
     }
@@ -467,6 +470,10 @@ impl Session {
                 self.io.send(&out).await.map_err(|_| Stop::Client)
             }
             BackendError::Busy(m) => self.reply_err(seq, errors::TOO_MANY_CONNECTIONS, &m).await,
+            BackendError::UserBusy(m) => {
+                self.reply_err(seq, errors::TOO_MANY_USER_CONNECTIONS, &m)
+                    .await
+            }
             BackendError::Unreachable(m) | BackendError::Other(m) => {
                 self.reply_err(seq, errors::UNKNOWN_ERROR, &m).await
             }

@@ -32,6 +32,10 @@ pub struct User {
     /// The clear password, when the configuration has it: Tandem logs in to the backends with
     /// it (any plugin: client_ed25519, caching_sha2_password), else with the recovered SHA1.
     pub password: Option<Secret>,
+    /// Client sessions at once (`[[users]] max_connections`).
+    pub max_connections: Option<usize>,
+    /// Backend connections per node (`[[users]] max_backend_connections`).
+    pub max_backend_connections: Option<usize>,
 }
 
 /// A password kept in memory; never printed.
@@ -138,6 +142,8 @@ pub struct Shared {
     pub sessions: DashMap<u32, Arc<Control>>,
     /// Connections in the handshake, by client address (for `max_handshakes_per_address`).
     pub handshakes: DashMap<std::net::IpAddr, usize>,
+    /// Logged-in client sessions by user (for `[[users]] max_connections`).
+    pub user_sessions: Arc<DashMap<String, usize>>,
     /// Causal reads across sessions: the latest acknowledged write and who has applied it.
     pub causal: Arc<crate::causal::Watermark>,
     /// Who may log in (swapped whole by a reload; sessions already logged in stay): the
@@ -178,7 +184,39 @@ pub struct Shared {
     cores: usize,
 }
 
+/// A client session counted against its user's `max_connections` until dropped.
+pub struct UserSlot {
+    counts: Arc<DashMap<String, usize>>,
+    user: String,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        self.counts.remove_if_mut(&self.user, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+    }
+}
+
 impl Shared {
+    /// Counts a client session of `user`; the refusal's message (for ERR 1203) when the user
+    /// already holds its `max_connections`.
+    pub fn take_user_slot(&self, user: &str) -> Result<UserSlot, String> {
+        let cap = self.users.load().get(user).and_then(|u| u.max_connections);
+        let mut n = self.user_sessions.entry(user.to_owned()).or_insert(0);
+        if cap.is_some_and(|cap| *n >= cap) {
+            return Err(format!(
+                "User {user} already has more than 'max_user_connections' active connections"
+            ));
+        }
+        *n += 1;
+        Ok(UserSlot {
+            counts: self.user_sessions.clone(),
+            user: user.to_owned(),
+        })
+    }
+
     /// The RSA key for caching_sha2_password without TLS, when `rsa_key_exchange` is on
     /// (generated at the first login that needs it; `None` if that failed, logged once).
     pub fn rsa_key(&self) -> Option<&tandem_backend::rsa::ServerKey> {
@@ -258,6 +296,7 @@ impl Shared {
             next_conn_id: AtomicU32::new(1),
             sessions: DashMap::new(),
             handshakes: DashMap::new(),
+            user_sessions: Arc::new(DashMap::new()),
             causal,
             stats: Stats::default(),
             events: Mutex::new(VecDeque::new()),
@@ -272,9 +311,8 @@ impl Shared {
         while watch.changed().await.is_ok() {
             let snapshot = self.monitor.snapshot();
             for (pool, node) in self.pools.iter().zip(&snapshot.nodes) {
-                if let Some(status) = &node.status {
-                    pool.set_server_cap(status.connection_cap());
-                }
+                let server = node.status.as_ref().and_then(|s| s.connection_cap());
+                pool.set_server_cap(server, node.warmth);
             }
         }
     }
@@ -386,6 +424,8 @@ pub fn users_from(config: &Config) -> HashMap<String, User> {
                         .as_ref()
                         .map(|p| crate::frontend::Sha2Entry::from_password(p.as_bytes())),
                     password: u.password.as_ref().map(|p| Secret(p.as_bytes().into())),
+                    max_connections: u.max_connections,
+                    max_backend_connections: u.max_backend_connections,
                 },
             ))
         })

@@ -35,7 +35,10 @@ impl Session {
             let msg = match self.backend(node).await {
                 Ok(b) => return Ok(Some((node, b))),
                 Err(
-                    e @ (BackendError::Busy(_) | BackendError::Server(_) | BackendError::Other(_)),
+                    e @ (BackendError::Busy(_)
+                    | BackendError::UserBusy(_)
+                    | BackendError::Server(_)
+                    | BackendError::Other(_)),
                 ) => {
                     // Busy or refused is not dead: no suspicion, no failover; the client is told.
                     self.reply_backend_error(seq, e).await?;
@@ -180,17 +183,21 @@ impl Session {
             .ok_or_else(|| BackendError::Other("no such backend".into()))?;
         // The clear password when the configuration has it (needed for backends whose account
         // uses client_ed25519 or caching_sha2_password); otherwise the SHA1 the login recovered.
-        let password = self
+        let (password, user_cap) = self
             .shared
             .users
             .load()
             .get(&self.login.user)
-            .and_then(|u| u.password.clone());
+            .map_or((None, None), |u| {
+                (u.password.clone(), u.max_backend_connections)
+            });
         let credential = match &password {
             Some(p) => Credential::Password(p.bytes()),
             None => Credential::NativeSha1(self.login.sha1),
         };
-        let got = pool.get(&self.key, credential, &self.tracked).await;
+        let got = pool
+            .get(&self.key, credential, &self.tracked, user_cap)
+            .await;
         let b = got.map_err(|e| {
             let msg = format!("Cannot connect to backend '{}': {e}", self.node_name(node));
             match e {
@@ -198,6 +205,7 @@ impl Session {
                     BackendError::Unreachable(msg)
                 }
                 PoolError::Full { .. } => BackendError::Busy(e.to_string()),
+                PoolError::UserFull { .. } => BackendError::UserBusy(e.to_string()),
                 PoolError::Connect(ConnError::Server(ref err))
                     if err.code == 1040 || err.code == 1203 =>
                 {

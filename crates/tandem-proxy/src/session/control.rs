@@ -152,6 +152,8 @@ impl Session {
             sha2_known: &sha2_known,
             sha2_learn: &sha2_learn,
             on_login: &on_login,
+            // Counted below, once the user is known to be allowed in.
+            admit: &|_| Ok(None),
             rsa: None,
         };
         let answer = crate::frontend::Answer {
@@ -179,6 +181,16 @@ impl Session {
             );
             self.reply_err(seq, errors::ACCESS_DENIED, &msg).await?;
             return Err(Stop::Client);
+        }
+        // The new user's slot is taken before the old one is given back (as a server does,
+        // a session changing to its own user needs room for one more).
+        match shared.take_user_slot(&cu.username) {
+            Ok(slot) => self.login.slot = Some(slot),
+            Err(msg) => {
+                self.reply_err(seq, errors::TOO_MANY_USER_CONNECTIONS, &msg)
+                    .await?;
+                return Err(Stop::Client);
+            }
         }
         self.release();
         self.stmts.clear();
