@@ -82,6 +82,12 @@ pub enum OperatorError {
     /// The monitor has stopped.
     #[error("the monitor has stopped")]
     MonitorStopped,
+    /// Removing the node that takes the writes: move them first.
+    #[error("{0} takes the writes: move them to another node before removing it")]
+    RemoveWriter(String),
+    /// Adding a node whose name is taken.
+    #[error("a backend named `{0}` exists already")]
+    NodeExists(String),
 }
 
 /// Election settings.

@@ -140,6 +140,10 @@ pub enum Event {
         /// Read share (`None`: the default even spread).
         read_weight: Option<u32>,
     },
+    /// A reload added a node (checked from now on).
+    NodeAdded(String),
+    /// A reload removed a node (no longer checked or routed to).
+    NodeRemoved(String),
     /// A new writer's auto_increment counters were raised before it took writes.
     Fenced {
         /// The new writer.
@@ -163,7 +167,7 @@ enum Msg {
 pub struct Monitor {
     snapshot: Arc<ArcSwap<Snapshot>>,
     /// Per node: wakes its check loop for an immediate check.
-    suspect: Arc<Vec<tokio::sync::Notify>>,
+    suspect: Suspects,
     events: broadcast::Sender<Event>,
     version: watch::Receiver<u64>,
     tx: mpsc::Sender<Msg>,
@@ -193,6 +197,7 @@ impl Monitor {
                     lag: None,
                     readable: false,
                     drained: false,
+                    removed: false,
                     checked: None,
                     state_since: None,
                     warm_since: None,
@@ -209,24 +214,26 @@ impl Monitor {
         let (vtx, vrx) = watch::channel(0);
         let (tx, rx) = mpsc::channel(64);
         let (up_tx, up_rx) = watch::channel(vec![false; config.nodes.len()]);
-        let suspect: Arc<Vec<tokio::sync::Notify>> = Arc::new(
-            config
-                .nodes
-                .iter()
-                .map(|_| tokio::sync::Notify::new())
-                .collect(),
-        );
-        for (i, node) in config.nodes.iter().enumerate() {
-            tokio::spawn(check_loop(
-                i,
-                node.address.clone(),
-                config.clone(),
-                tx.clone(),
-                up_rx.clone(),
-                suspect.clone(),
-            ));
-        }
+        let wakers: Vec<Arc<tokio::sync::Notify>> = (config.nodes.iter())
+            .map(|_| Arc::new(tokio::sync::Notify::new()))
+            .collect();
+        let loops = (config.nodes.iter().zip(&wakers).enumerate())
+            .map(|(i, (node, waker))| {
+                let task = tokio::spawn(check_loop(
+                    i,
+                    node.address.clone(),
+                    config.clone(),
+                    tx.clone(),
+                    up_rx.clone(),
+                    waker.clone(),
+                ));
+                Some(task.abort_handle())
+            })
+            .collect();
+        let suspect: Suspects = Arc::new(std::sync::RwLock::new(wakers));
         let agg = Aggregator {
+            loops,
+            suspect: suspect.clone(),
             tx: tx.clone(),
             pending_fence: None,
             takeover_task: None,
@@ -274,7 +281,8 @@ impl Monitor {
     /// A client of the node saw a hard failure (connection refused or reset): check it now
     /// instead of at the next interval. Rise/fall still decide; this only shortens detection.
     pub fn report_failure(&self, node: usize) {
-        if let Some(n) = self.suspect.get(node) {
+        let wakers = self.suspect.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = wakers.get(node) {
             n.notify_one();
         }
     }
@@ -309,7 +317,14 @@ impl Monitor {
     }
 }
 
+/// Per node: wakes its check loop for an immediate check (grows when a reload adds a node).
+type Suspects = Arc<std::sync::RwLock<Vec<Arc<tokio::sync::Notify>>>>;
+
 struct Aggregator {
+    /// Per node: its check loop (stopped when the node is removed).
+    loops: Vec<Option<tokio::task::AbortHandle>>,
+    /// The check loops' wake-ups.
+    suspect: Suspects,
     /// To send fence results to itself.
     tx: mpsc::Sender<Msg>,
     /// A new writer elected but not published until its fence completes, and whether its
@@ -348,6 +363,9 @@ impl Aggregator {
 
     fn on_check(&mut self, i: usize, started: Instant, result: Result<NodeStatus, CheckFailure>) {
         let prev = self.snapshot.load_full();
+        if prev.nodes.get(i).is_none_or(|n| n.removed) {
+            return; // a check still under way when the node was removed
+        }
         let result = match result {
             Err(f) if f.busy => {
                 // Busy is not down: keep the node's state, say why the check did not count.
@@ -424,7 +442,7 @@ impl Aggregator {
                 *s = true;
             }
         }
-        next.complete = self.health.iter().all(Health::is_known);
+        next.complete = complete(&next.nodes, &self.health);
         let change = if next.complete {
             self.election.update(&candidates(&next.nodes))
         } else {
@@ -595,6 +613,7 @@ impl Aggregator {
     }
 }
 
+/// A removed node is never a candidate: down and drained to the election.
 fn candidates(nodes: &[NodeSnapshot]) -> Vec<Candidate<'_>> {
     nodes
         .iter()
@@ -602,9 +621,17 @@ fn candidates(nodes: &[NodeSnapshot]) -> Vec<Candidate<'_>> {
             name: &n.name,
             address: &n.address,
             weight: n.weight,
-            up: n.up,
+            up: n.up && !n.removed,
             status: n.status.as_ref(),
-            drained: n.drained,
+            drained: n.drained || n.removed,
         })
         .collect()
+}
+
+/// Every node still configured has been checked at least once.
+fn complete(nodes: &[NodeSnapshot], health: &[Health]) -> bool {
+    nodes
+        .iter()
+        .zip(health)
+        .all(|(n, h)| n.removed || h.is_known())
 }

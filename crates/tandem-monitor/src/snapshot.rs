@@ -32,6 +32,9 @@ pub struct NodeSnapshot {
     pub readable: bool,
     /// In maintenance (an operator's drain): no new reads, never the writer.
     pub drained: bool,
+    /// Removed from the configuration by a reload: no longer checked, never routed to. It
+    /// keeps its index (indexes never move); a node added again under its name takes it back.
+    pub removed: bool,
     /// The latest check that counted (busy answers do not).
     pub checked: Option<Check>,
     /// When the node last went up or down (its first check counts as a change).
@@ -122,10 +125,10 @@ impl Snapshot {
                     name: n.name.clone(),
                     weight: n.weight,
                     read_weight,
-                    up: n.up,
+                    up: n.up && !n.removed,
                     writable: is_writer,
                     eligible_writer: is_writer,
-                    readable: (n.readable && !n.drained) || is_writer,
+                    readable: (n.readable && !n.drained && !n.removed) || is_writer,
                     lag: if is_writer { None } else { n.lag },
                     gtid: None,
                 }
@@ -165,6 +168,7 @@ mod tests {
             lag: Some(Duration::ZERO),
             readable: true,
             drained: false,
+            removed: false,
             checked: None,
             state_since: None,
             warm_since: None,

@@ -15,7 +15,7 @@ pub(super) async fn check_loop(
     config: MonitorSettings,
     tx: mpsc::Sender<Msg>,
     up: watch::Receiver<Vec<bool>>,
-    suspect: Arc<Vec<tokio::sync::Notify>>,
+    suspect: Arc<tokio::sync::Notify>,
 ) {
     // One persistent connection per node, so client load that fills the server's
     // max_connections does not make the monitor's own login fail.
@@ -32,15 +32,9 @@ pub(super) async fn check_loop(
         } else {
             config.health.downinter
         };
-        let woken = async {
-            match suspect.get(idx) {
-                Some(n) => n.notified().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = woken => {}
+            _ = suspect.notified() => {}
         }
     }
 }
