@@ -230,11 +230,7 @@ async fn slowstart_ramps_a_returning_reader() {
 }
 
 /// Runs 200 reads marked `marker` and counts those cn2's general log holds.
-async fn reads_on_cn2(
-    p: &tandem_testkit::Pair,
-    c: &mut mysql_async::Conn,
-    marker: &str,
-) -> usize {
+async fn reads_on_cn2(p: &tandem_testkit::Pair, c: &mut mysql_async::Conn, marker: &str) -> usize {
     for i in 0..200 {
         let _: Vec<u32> = c
             .query(format!("SELECT {i} AS `{marker}`"))

@@ -292,6 +292,7 @@ impl Admin {
         snap.nodes
             .iter()
             .enumerate()
+            .filter(|(_, n)| !n.removed)
             .map(|(i, n)| {
                 let role = if snap.writer == Some(i) {
                     "writer"
@@ -316,8 +317,8 @@ impl Admin {
                         .as_ref()
                         .and_then(|s| s.semi_sync)
                         .map(|on| if on { "on" } else { "off" }.to_owned()),
-                    self.shared.pools.get(i).map(|p| p.live().to_string()),
-                    self.shared.pools.get(i).map(|p| p.cap().to_string()),
+                    self.shared.pool(i).map(|p| p.live().to_string()),
+                    self.shared.pool(i).map(|p| p.cap().to_string()),
                     n.last_error.clone(),
                 ]
             })

@@ -46,7 +46,8 @@ pub struct Watermark {
 }
 
 impl Watermark {
-    /// A watermark for `nodes` nodes, nothing acknowledged yet.
+    /// A watermark for up to `nodes` nodes (indexes below it; a reload may add nodes up to
+    /// it), nothing acknowledged yet.
     pub fn new(nodes: usize) -> Watermark {
         Watermark {
             version: AtomicU64::new(0),
@@ -110,6 +111,18 @@ impl Watermark {
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// How many nodes it can follow.
+    pub fn capacity(&self) -> usize {
+        self.covered.len()
+    }
+
+    /// A node (re)added at index `node` is not known to have applied anything.
+    pub fn forget(&self, node: usize) {
+        if let Some(c) = self.covered.get(node) {
+            c.store(0, Ordering::Release);
+        }
     }
 
     /// Whether `node` is known to have applied every acknowledged write.

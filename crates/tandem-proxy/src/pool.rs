@@ -87,6 +87,8 @@ pub struct Pool {
     wait_timeout: Duration,
     /// Live connections per user, for users with `max_backend_connections`.
     users: Mutex<std::collections::HashMap<String, Arc<Count>>>,
+    /// The node was removed by a reload: no new connections, none kept.
+    removed: std::sync::atomic::AtomicBool,
 }
 
 /// Live connections of a pool, and a wake-up for those waiting at the cap.
@@ -143,6 +145,9 @@ pub enum PoolError {
         cap: usize,
         waited: Duration,
     },
+    /// The node was removed from the configuration.
+    #[error("backend '{0}' was removed from the configuration")]
+    Removed(String),
     #[error("{0}")]
     Connect(#[from] ConnError),
 }
@@ -172,7 +177,21 @@ impl Pool {
             connect_timeout: cfg.connect_timeout,
             wait_timeout: cfg.pool_wait_timeout,
             users: Mutex::new(std::collections::HashMap::new()),
+            removed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The node was removed by a reload: idle connections close now, busy ones when their
+    /// sessions give them back, and no new ones are made.
+    pub fn retire(&self) {
+        self.removed.store(true, Ordering::Release);
+        self.purge();
+    }
+
+    /// Whether a connection with `permit` may be kept here: it was counted by this pool (not
+    /// by the one a node's slot had before a reload moved it) and the node is still in use.
+    fn keeps(&self, permit: &Permit) -> bool {
+        Arc::ptr_eq(&permit.node, &self.count) && !self.removed.load(Ordering::Acquire)
     }
 
     /// The live-connection count of `user` (made on first use).
@@ -233,6 +252,9 @@ impl Pool {
         want: &Tracked,
         user_cap: Option<usize>,
     ) -> Result<Checkout, PoolError> {
+        if self.removed.load(Ordering::Acquire) {
+            return Err(PoolError::Removed(self.name.clone()));
+        }
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.wait_timeout;
         let user = user_cap.and_then(|cap| Some((self.user_count(&key.user)?, cap)));
@@ -423,6 +445,9 @@ impl Pool {
     /// reader (`read_only`) gets `SESSION TRANSACTION READ ONLY` back after the reset, here in
     /// the background rather than on the next client's first statement.
     pub async fn put(&self, key: PoolKey, mut conn: Conn, permit: Permit, read_only: bool) {
+        if !self.keeps(&permit) {
+            return;
+        }
         let reset = tokio::time::timeout(self.connect_timeout, async {
             conn.reset().await?;
             conn.exec(TRACK_SESSION_STATE).await?;
@@ -460,7 +485,7 @@ impl Pool {
     /// for the next session of the same key; closes it if it has unread bytes or the idle
     /// list is full.
     pub fn park(&self, key: PoolKey, c: Checkout) {
-        if !c.conn.buffered().is_empty() {
+        if !c.conn.buffered().is_empty() || !self.keeps(&c.permit) {
             return;
         }
         let Ok(mut idle) = self.shard().lock() else {

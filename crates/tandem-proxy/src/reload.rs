@@ -1,8 +1,14 @@
 //! Hot reload (SIGHUP or `POST /reload`): the file is read and validated completely first, so an
 //! invalid file changes nothing and the error names the field. Then what can change under
-//! running sessions is applied — backend weights and read weights (through the monitor, which
-//! publishes a new topology), and users (swapped atomically; sessions already logged in stay) —
-//! and every other section that differs is reported as needing a restart.
+//! running sessions is applied — backends added, removed or moved and their weights (through the
+//! monitor, which publishes a new topology), users (swapped atomically; sessions already logged
+//! in stay), the `[proxy]` limits sessions read per use — and every other section that differs
+//! is reported as needing a restart.
+//!
+//! Nodes keep their index for the life of the process: an added node takes the next one (or
+//! the index of a removed node of the same name), a removed node stays behind as `removed`,
+//! out of routing, its pool closing connections as their sessions give them back. A node that
+//! takes the writes cannot be removed or moved by a reload: the reload is refused as a whole.
 
 use std::collections::HashMap;
 
@@ -31,10 +37,19 @@ pub enum ReloadError {
     /// The new file is invalid; the running configuration stays in force.
     #[error("the new configuration is invalid, nothing changed: {0}")]
     Invalid(#[from] ConfigError),
-    /// The monitor refused a weight change.
+    /// The monitor refused a change.
     #[error("cannot apply: {0}")]
     Monitor(#[from] OperatorError),
+    /// The writer would be removed or moved; nothing changed.
+    #[error("{0} takes the writes: move them to another node (POST /writer/NAME) before a reload removes or moves it; nothing changed")]
+    RemovesWriter(String),
+    /// More nodes than Tandem follows without a restart.
+    #[error("{0} nodes over the life of this process is more than the {max} a reload can add up to; restart Tandem", max = crate::shared::MAX_NODES)]
+    TooManyNodes(usize),
 }
+
+/// Reloads run one at a time (SIGHUP and `POST /reload` may come together).
+static RELOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Re-reads the configuration file and applies what can change live.
 pub async fn reload(shared: &Shared) -> Result<ReloadReport, ReloadError> {
@@ -44,48 +59,8 @@ pub async fn reload(shared: &Shared) -> Result<ReloadReport, ReloadError> {
         applied: Vec::new(),
         needs_restart: restart_sections(&shared.config, &new),
     };
-    let snap = shared.topology.load_full();
-    let same_nodes = snap.nodes.len() == new.backends.len()
-        && snap
-            .nodes
-            .iter()
-            .zip(&new.backends)
-            .all(|(n, b)| n.name == b.name && n.address == b.address);
-    if same_nodes {
-        for (n, b) in snap.nodes.iter().zip(&new.backends) {
-            let weight = (n.weight != b.weight).then_some(b.weight);
-            let read_weight = (n.read_weight != b.read_weight).then_some(b.read_weight);
-            if weight.is_none() && read_weight.is_none() {
-                continue;
-            }
-            shared
-                .monitor
-                .operate(Operation::Weigh {
-                    node: n.name.clone(),
-                    weight,
-                    read_weight,
-                })
-                .await?;
-            if let Some(w) = weight {
-                report
-                    .applied
-                    .push(format!("{}.weight: {} -> {w}", n.name, n.weight));
-            }
-            if let Some(r) = read_weight {
-                let show = |r: Option<u32>| r.map_or("default".to_owned(), |r| r.to_string());
-                report.applied.push(format!(
-                    "{}.read_weight: {} -> {}",
-                    n.name,
-                    show(n.read_weight),
-                    show(r)
-                ));
-            }
-        }
-    } else {
-        report
-            .needs_restart
-            .push("backends (nodes added, removed, renamed or moved)".to_owned());
-    }
+    let _one_at_a_time = RELOADING.lock().await;
+    nodes(shared, &new, &mut report).await?;
     live_limits(shared, &new, &mut report);
     if let Some(t) = &new.tls {
         // Validated with the file: the certificate and key are read again.
@@ -215,4 +190,159 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// Backends added, removed, moved (a new address or TLS setting) and reweighed, by name.
+async fn nodes(
+    shared: &Shared,
+    new: &Config,
+    report: &mut ReloadReport,
+) -> Result<(), ReloadError> {
+    let snap = shared.topology.load_full();
+    let live = |name: &str| snap.nodes.iter().position(|n| n.name == name && !n.removed);
+    let old_config = |name: &str| shared.backend_config(name);
+    let moved = |b: &crate::config::BackendConfig| {
+        old_config(&b.name).is_some_and(|o| {
+            o.address != b.address || format!("{:?}", o.tls) != format!("{:?}", b.tls)
+        })
+    };
+    let removed: Vec<usize> = (snap.nodes.iter().enumerate())
+        .filter(|(_, n)| !n.removed && !new.backends.iter().any(|b| b.name == n.name))
+        .map(|(i, _)| i)
+        .collect();
+    let moves: Vec<&crate::config::BackendConfig> = (new.backends.iter())
+        .filter(|b| live(&b.name).is_some() && moved(b))
+        .collect();
+    let added: Vec<&crate::config::BackendConfig> = (new.backends.iter())
+        .filter(|b| live(&b.name).is_none())
+        .collect();
+    // Refused before anything changes.
+    let writer = snap.writer;
+    let touched = removed
+        .iter()
+        .copied()
+        .chain(moves.iter().filter_map(|b| live(&b.name)));
+    for i in touched {
+        if writer == Some(i) {
+            return Err(ReloadError::RemovesWriter(snap.nodes[i].name.clone()));
+        }
+    }
+    let fresh = added
+        .iter()
+        .filter(|b| !snap.nodes.iter().any(|n| n.name == b.name))
+        .count();
+    let slots = snap.nodes.len() + fresh;
+    if slots > shared.causal.capacity().min(crate::shared::MAX_NODES) {
+        return Err(ReloadError::TooManyNodes(slots));
+    }
+    for &i in &removed {
+        let name = snap.nodes[i].name.clone();
+        shared
+            .monitor
+            .operate(Operation::RemoveNode(name.clone()))
+            .await?;
+        retire(shared, i);
+        report.applied.push(format!("{name} removed"));
+    }
+    for b in &moves {
+        let Some(i) = live(&b.name) else { continue };
+        shared
+            .monitor
+            .operate(Operation::RemoveNode(b.name.clone()))
+            .await?;
+        retire(shared, i);
+        add(shared, b, i).await?;
+        let from = old_config(&b.name).map(|o| o.address).unwrap_or_default();
+        report
+            .applied
+            .push(format!("{} moved: {from} -> {}", b.name, b.address));
+    }
+    for b in &added {
+        let at = shared.topology.load();
+        let i = at
+            .nodes
+            .iter()
+            .position(|n| n.name == b.name)
+            .unwrap_or(at.nodes.len());
+        drop(at);
+        add(shared, b, i).await?;
+        report
+            .applied
+            .push(format!("{} added at {}", b.name, b.address));
+    }
+    // Weights of the nodes that stay.
+    for b in &new.backends {
+        if added.iter().any(|a| a.name == b.name) || moves.iter().any(|m| m.name == b.name) {
+            continue;
+        }
+        let Some(i) = live(&b.name) else { continue };
+        let n = &snap.nodes[i];
+        let weight = (n.weight != b.weight).then_some(b.weight);
+        let read_weight = (n.read_weight != b.read_weight).then_some(b.read_weight);
+        if weight.is_none() && read_weight.is_none() {
+            continue;
+        }
+        shared
+            .monitor
+            .operate(Operation::Weigh {
+                node: n.name.clone(),
+                weight,
+                read_weight,
+            })
+            .await?;
+        if let Some(w) = weight {
+            report
+                .applied
+                .push(format!("{}.weight: {} -> {w}", n.name, n.weight));
+        }
+        if let Some(r) = read_weight {
+            let show = |r: Option<u32>| r.map_or("default".to_owned(), |r| r.to_string());
+            report.applied.push(format!(
+                "{}.read_weight: {} -> {}",
+                n.name,
+                show(n.read_weight),
+                show(r)
+            ));
+        }
+    }
+    shared.set_backend_configs(new.backends.clone());
+    Ok(())
+}
+
+/// Node `i` leaves: its pool closes its connections, its causal follower stops.
+fn retire(shared: &Shared, i: usize) {
+    if let Some(pool) = shared.pool(i) {
+        pool.retire();
+    }
+    shared.stop_followers(Some(i));
+}
+
+/// Backend `b` takes index `i` (the next one, or a removed node's): a fresh pool and causal
+/// follower first, so the node has them by the time its first check lets sessions route to it.
+async fn add(
+    shared: &Shared,
+    b: &crate::config::BackendConfig,
+    i: usize,
+) -> Result<(), ReloadError> {
+    let pool = crate::shared::pool_for(&shared.config, b, shared.worker_sessions.len());
+    let mut pools = (**shared.pools.load()).clone();
+    if i < pools.len() {
+        pools[i] = pool;
+    } else {
+        pools.push(pool);
+    }
+    shared.pools.store(std::sync::Arc::new(pools));
+    shared.causal.forget(i);
+    shared.start_follower(i, b);
+    let node = crate::server::node_config(b);
+    shared
+        .monitor
+        .operate(Operation::AddNode(Box::new(node)))
+        .await?;
+    let at = shared.topology.load();
+    let placed = at.nodes.iter().position(|n| n.name == b.name && !n.removed);
+    if placed != Some(i) {
+        warn!(node = %b.name, expected = i, ?placed, "an added node took another index than planned");
+    }
+    Ok(())
 }

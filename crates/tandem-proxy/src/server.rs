@@ -33,24 +33,25 @@ pub enum ProxyError {
 /// Builds the monitor configuration from the proxy configuration.
 pub fn monitor_config(config: &Config) -> MonitorSettings {
     MonitorSettings {
-        nodes: config
-            .backends
-            .iter()
-            .map(|b| NodeConfig {
-                name: b.name.clone(),
-                address: b.address.clone(),
-                weight: b.weight,
-                read_weight: b.read_weight,
-                // Validated with the configuration.
-                tls: b.client_tls().unwrap_or_else(|_| ClientTls::disabled()),
-            })
-            .collect(),
+        nodes: config.backends.iter().map(node_config).collect(),
         user: config.monitor.user.clone(),
         password: config.monitor.password.clone(),
         health: config.health,
         election: config.writer.election(),
         max_lag: config.monitor.max_lag,
         fence: config.writer.fence_settings(),
+    }
+}
+
+/// What the monitor watches of backend `b`.
+pub(crate) fn node_config(b: &crate::config::BackendConfig) -> NodeConfig {
+    NodeConfig {
+        name: b.name.clone(),
+        address: b.address.clone(),
+        weight: b.weight,
+        read_weight: b.read_weight,
+        // Validated with the configuration.
+        tls: b.client_tls().unwrap_or_else(|_| ClientTls::disabled()),
     }
 }
 
@@ -98,7 +99,10 @@ async fn serve_sessions(
         .then(|| AbortOnDrop(tokio::spawn(reload_on_hangup(shared.clone()))));
     tokio::spawn(shared.clone().follow_server_caps());
     tokio::spawn(shared.clone().record_events(events));
-    let _followers = spawn_causal_followers(&shared);
+    for (i, b) in shared.config.backends.iter().enumerate() {
+        shared.start_follower(i, b);
+    }
+    let _followers = StopFollowers(shared.clone());
     let _server_users = shared
         .config
         .monitor
@@ -156,28 +160,13 @@ async fn serve_sessions(
     Ok(())
 }
 
-/// Causal reads across sessions: one follower per node keeps what it has applied current.
-fn spawn_causal_followers(shared: &Arc<Shared>) -> Vec<AbortOnDrop> {
-    if shared.config.routing.read_your_writes != crate::config::ReadYourWrites::Global {
-        return Vec::new();
+/// Stops the causal-read followers when the proxy stops.
+struct StopFollowers(Arc<Shared>);
+
+impl Drop for StopFollowers {
+    fn drop(&mut self) {
+        self.0.stop_followers(None);
     }
-    shared
-        .config
-        .backends
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            AbortOnDrop(tokio::spawn(crate::causal::follow(
-                shared.causal.clone(),
-                i,
-                b.address.clone(),
-                b.client_tls().unwrap_or_else(|_| ClientTls::disabled()),
-                shared.config.monitor.user.clone(),
-                shared.config.monitor.password.clone(),
-                shared.config.health.timeout,
-            )))
-        })
-        .collect()
 }
 
 /// The MySQL-protocol admin listener, when configured.

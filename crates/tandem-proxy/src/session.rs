@@ -149,7 +149,7 @@ impl Session {
             capabilities: backend_capabilities(login.capabilities).bits(),
             charset: login.charset,
         };
-        let n = shared.pools.len();
+        let n = shared.pools.load().len();
         let control = Arc::new(Control {
             user: std::sync::Mutex::new(login.user.clone()),
             ..Control::default()
@@ -505,7 +505,7 @@ impl Session {
                 let shared = self.shared.clone();
                 let key = self.key.clone();
                 tokio::spawn(async move {
-                    if let Some(pool) = shared.pools.get(node) {
+                    if let Some(pool) = shared.pool(node) {
                         pool.put(key, b.conn, b.permit, b.read_only).await;
                     }
                 });

@@ -169,7 +169,12 @@ pub struct Shared {
     pub server_tls: arc_swap::ArcSwapOption<tandem_backend::ServerTls>,
     /// Statement digests for `GET /digests`.
     pub digests: crate::digests::Digests,
-    pub pools: Vec<Pool>,
+    /// Per node (by the monitor's index; a reload appends, never moves): its connection pool.
+    pub pools: ArcSwap<Vec<Arc<Pool>>>,
+    /// The backends as last configured (start-up, then each reload), by name.
+    backends: ArcSwap<Vec<crate::config::BackendConfig>>,
+    /// Per node: its causal-read follower (`read_your_writes = "global"`).
+    followers: Mutex<Vec<Option<tokio::task::AbortHandle>>>,
     pub monitor: Monitor,
     /// The monitor's published snapshot (the same cell, not a copy): sessions route by its
     /// `topology` and wake on the monitor's change notification.
@@ -182,6 +187,22 @@ pub struct Shared {
     pub worker_sessions: Arc<Vec<AtomicUsize>>,
     /// The machine's cores (no busy polling on one).
     cores: usize,
+}
+
+/// Nodes Tandem can follow without a restart (start-up ones and those reloads add; a session's
+/// causal-read bookkeeping is a 64-bit set).
+pub const MAX_NODES: usize = 64;
+
+/// A connection pool for backend `b`, sized by the start-up `[proxy]` settings.
+pub fn pool_for(config: &Config, b: &crate::config::BackendConfig, shards: usize) -> Arc<Pool> {
+    Arc::new(Pool::new(
+        b.name.clone(),
+        b.address.clone(),
+        b.client_tls()
+            .unwrap_or_else(|_| tandem_backend::ClientTls::disabled()),
+        &config.proxy,
+        shards,
+    ))
 }
 
 /// A client session counted against its user's `max_connections` until dropped.
@@ -200,6 +221,62 @@ impl Drop for UserSlot {
 }
 
 impl Shared {
+    /// Backend `name` as last configured.
+    pub fn backend_config(&self, name: &str) -> Option<crate::config::BackendConfig> {
+        self.backends
+            .load()
+            .iter()
+            .find(|b| b.name == name)
+            .cloned()
+    }
+
+    /// The backends of a reloaded configuration.
+    pub fn set_backend_configs(&self, backends: Vec<crate::config::BackendConfig>) {
+        self.backends.store(Arc::new(backends));
+    }
+
+    /// Node `i`'s connection pool.
+    pub fn pool(&self, i: usize) -> Option<Arc<Pool>> {
+        self.pools.load().get(i).cloned()
+    }
+
+    /// Starts (or restarts, for a node a reload moved) node `i`'s causal-read follower, when
+    /// causal reads are global.
+    pub fn start_follower(&self, i: usize, b: &crate::config::BackendConfig) {
+        if self.config.routing.read_your_writes != crate::config::ReadYourWrites::Global {
+            return;
+        }
+        let task = tokio::spawn(crate::causal::follow(
+            self.causal.clone(),
+            i,
+            b.address.clone(),
+            b.client_tls()
+                .unwrap_or_else(|_| tandem_backend::ClientTls::disabled()),
+            self.config.monitor.user.clone(),
+            self.config.monitor.password.clone(),
+            self.config.health.timeout,
+        ));
+        let mut f = self.followers.lock().unwrap_or_else(|e| e.into_inner());
+        if f.len() <= i {
+            f.resize(i + 1, None);
+        }
+        if let Some(old) = f[i].replace(task.abort_handle()) {
+            old.abort();
+        }
+    }
+
+    /// Stops node `i`'s causal-read follower (`None`: every one, as the proxy stops).
+    pub fn stop_followers(&self, i: Option<usize>) {
+        let mut f = self.followers.lock().unwrap_or_else(|e| e.into_inner());
+        for (j, task) in f.iter_mut().enumerate() {
+            if i.is_none_or(|i| i == j) {
+                if let Some(t) = task.take() {
+                    t.abort();
+                }
+            }
+        }
+    }
+
     /// Counts a client session of `user`; the refusal's message (for ERR 1203) when the user
     /// already holds its `max_connections`.
     pub fn take_user_slot(&self, user: &str) -> Result<UserSlot, String> {
@@ -256,20 +333,13 @@ impl Shared {
     /// Shared state for session event loops whose live sessions `workers` counts (one per loop).
     pub fn new(config: Config, monitor: Monitor, workers: Arc<Vec<AtomicUsize>>) -> Arc<Shared> {
         let users = users_from(&config);
-        let causal = Arc::new(crate::causal::Watermark::new(config.backends.len()));
+        let causal = Arc::new(crate::causal::Watermark::new(
+            config.backends.len().max(MAX_NODES),
+        ));
         let pools = config
             .backends
             .iter()
-            .map(|b| {
-                Pool::new(
-                    b.name.clone(),
-                    b.address.clone(),
-                    b.client_tls()
-                        .unwrap_or_else(|_| tandem_backend::ClientTls::disabled()),
-                    &config.proxy,
-                    workers.len(),
-                )
-            })
+            .map(|b| pool_for(&config, b, workers.len()))
             .collect();
         Arc::new(Shared {
             config_users: ArcSwap::from_pointee(users.clone()),
@@ -289,7 +359,9 @@ impl Shared {
             open_transactions: AtomicUsize::new(0),
             switching: std::sync::atomic::AtomicBool::new(false),
             switch_done: Notify::new(),
-            pools,
+            pools: ArcSwap::from_pointee(pools),
+            followers: Mutex::new(Vec::new()),
+            backends: ArcSwap::from_pointee(config.backends.clone()),
             topology: monitor.snapshot_cell(),
             monitor,
             config,
@@ -310,7 +382,7 @@ impl Shared {
         let mut watch = self.monitor.watch();
         while watch.changed().await.is_ok() {
             let snapshot = self.monitor.snapshot();
-            for (pool, node) in self.pools.iter().zip(&snapshot.nodes) {
+            for (pool, node) in self.pools.load().iter().zip(&snapshot.nodes) {
                 let server = node.status.as_ref().and_then(|s| s.connection_cap());
                 pool.set_server_cap(server, node.warmth);
             }

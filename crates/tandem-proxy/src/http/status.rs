@@ -152,6 +152,7 @@ impl Status {
             .nodes
             .iter()
             .enumerate()
+            .filter(|(_, n)| !n.removed)
             .map(|(i, n)| {
                 let st = n.status.as_ref();
                 let role = if snap.writer == Some(i) {
@@ -163,7 +164,8 @@ impl Status {
                 } else {
                     "out"
                 };
-                let pool = shared.pools.get(i);
+                let pool = shared.pool(i);
+                let pool = pool.as_deref();
                 NodeRow {
                     name: n.name.clone(),
                     address: n.address.clone(),

@@ -97,7 +97,7 @@ impl Session {
 
     /// A session saw `node` fail hard: purge its idle connections and have it checked now.
     pub(super) fn suspect(&self, node: usize) {
-        if let Some(pool) = self.shared.pools.get(node) {
+        if let Some(pool) = self.shared.pool(node) {
             pool.purge();
         }
         self.shared.monitor.report_failure(node);
@@ -163,6 +163,10 @@ impl Session {
     /// Takes this session's connection to `node` (from the pool on first use) with the
     /// session's state applied.
     pub(super) async fn backend(&mut self, node: usize) -> Result<Backend, BackendError> {
+        if self.backends.len() <= node {
+            // A node a reload added since the session began.
+            self.backends.resize_with(node + 1, || None);
+        }
         let mut b = match self.backends.get_mut(node).and_then(Option::take) {
             Some(b) => b,
             None => self.checkout(node).await?,
@@ -178,8 +182,7 @@ impl Session {
     async fn checkout(&mut self, node: usize) -> Result<Backend, BackendError> {
         let pool = self
             .shared
-            .pools
-            .get(node)
+            .pool(node)
             .ok_or_else(|| BackendError::Other("no such backend".into()))?;
         // The clear password when the configuration has it (needed for backends whose account
         // uses client_ed25519 or caching_sha2_password); otherwise the SHA1 the login recovered.
@@ -205,6 +208,7 @@ impl Session {
                     BackendError::Unreachable(msg)
                 }
                 PoolError::Full { .. } => BackendError::Busy(e.to_string()),
+                PoolError::Removed(_) => BackendError::Other(e.to_string()),
                 PoolError::UserFull { .. } => BackendError::UserBusy(e.to_string()),
                 PoolError::Connect(ConnError::Server(ref err))
                     if err.code == 1040 || err.code == 1203 =>

@@ -69,10 +69,11 @@ impl Session {
             return None;
         }
         // Near a pool's cap, lingering would keep others waiting: give back at once.
+        let pools = self.shared.pools.load();
         let pressed = self
             .backends
             .iter()
-            .zip(self.shared.pools.iter())
+            .zip(pools.iter())
             .any(|(b, pool)| b.is_some() && pool.pressed());
         Some(if pressed {
             Duration::ZERO
@@ -88,7 +89,7 @@ impl Session {
                 continue;
             };
             self.track(node, None);
-            if let Some(pool) = self.shared.pools.get(node) {
+            if let Some(pool) = self.shared.pool(node) {
                 pool.park(self.key.clone(), b);
                 self.shared.stats.parked.fetch_add(1, Ordering::Relaxed);
             }
