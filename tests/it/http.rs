@@ -467,6 +467,23 @@ async fn reads_on(c: &mut mysql_async::Conn, marker: &str, n: usize) {
     }
 }
 
+/// Runs batches of 10 reads (markers `prefix` + round) until one lands wholly on cn2 (15 s).
+async fn until_cn2_reads(p: &tandem_testkit::Pair, s: &mut mysql_async::Conn, prefix: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    for round in 0.. {
+        let marker = format!("{prefix}r{round}");
+        reads_on(s, &marker, 10).await;
+        if logged(&p.cn2, &marker).len() == 10 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cn2 took no reads ({prefix})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Nodes added and removed by a reload, without a restart or a dropped session: a node added
 /// takes reads (from a session opened before it existed, too), a node removed takes none while
 /// a transaction on the writer goes on and commits, a reload that would remove the writer is
@@ -564,19 +581,7 @@ async fn reload_adds_and_removes_nodes_without_dropping_sessions() {
     }
     // Its causal follower has to see it apply the writes above first (until then reads stay
     // on the writer).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    for round in 0.. {
-        let marker = format!("nd3r{round}");
-        reads_on(&mut s, &marker, 10).await;
-        if logged(&p.cn2, &marker).len() == 10 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "cn2 took no reads back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_cn2_reads(&p, &mut s, "nd3").await;
 
     // Moved (another address for the same server): its slot gets a new pool; the session's
     // connection to the old address is closed, not pooled, and reads reach it again.
@@ -587,19 +592,7 @@ async fn reload_adds_and_removes_nodes_without_dropping_sessions() {
     let (code, body) = reload_to(&path, &moved, http_port);
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("cn2 moved"), "{body}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    for round in 0.. {
-        let marker = format!("nd4r{round}");
-        reads_on(&mut s, &marker, 10).await;
-        if logged(&p.cn2, &marker).len() == 10 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the moved cn2 took no reads"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_cn2_reads(&p, &mut s, "nd4").await;
     assert_eq!(
         status(http_port)["nodes"][1]["address"],
         format!("localhost:{}", p.cn2.port)

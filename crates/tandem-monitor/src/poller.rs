@@ -183,27 +183,7 @@ impl Monitor {
     /// Starts the check tasks and the aggregator on the current tokio runtime.
     pub fn spawn(config: MonitorSettings) -> Monitor {
         let mut initial = Snapshot {
-            nodes: config
-                .nodes
-                .iter()
-                .map(|n| NodeSnapshot {
-                    name: n.name.clone(),
-                    address: n.address.clone(),
-                    weight: n.weight,
-                    read_weight: n.read_weight,
-                    up: false,
-                    status: None,
-                    last_error: None,
-                    lag: None,
-                    readable: false,
-                    drained: false,
-                    removed: false,
-                    checked: None,
-                    state_since: None,
-                    warm_since: None,
-                    warmth: None,
-                })
-                .collect(),
+            nodes: config.nodes.iter().map(NodeSnapshot::unchecked).collect(),
             no_writer_reason: "not checked yet".into(),
             slowstart: config.health.slowstart,
             ..Snapshot::default()

@@ -50,6 +50,27 @@ pub struct NodeSnapshot {
 const WARMTH_FLOOR: f64 = 0.05;
 
 impl NodeSnapshot {
+    /// A configured node before its first check: down, not readable.
+    pub fn unchecked(node: &crate::poller::NodeConfig) -> NodeSnapshot {
+        NodeSnapshot {
+            name: node.name.clone(),
+            address: node.address.clone(),
+            weight: node.weight,
+            read_weight: node.read_weight,
+            up: false,
+            status: None,
+            last_error: None,
+            lag: None,
+            readable: false,
+            drained: false,
+            removed: false,
+            checked: None,
+            state_since: None,
+            warm_since: None,
+            warmth: None,
+        }
+    }
+
     /// The fraction of its full share a node coming back gets, `slowstart` after `since`: a
     /// linear ramp from [`WARMTH_FLOOR`]; `None` once the ramp is over.
     pub fn warmth_at(&self, slowstart: Duration, now: Instant) -> Option<f64> {
@@ -157,22 +178,18 @@ mod tests {
     use super::*;
 
     fn node(name: &str, read_weight: Option<u32>) -> NodeSnapshot {
-        NodeSnapshot {
+        let config = crate::poller::NodeConfig {
             name: name.into(),
             address: String::new(),
             weight: 1,
             read_weight,
+            tls: tandem_backend::ClientTls::disabled(),
+        };
+        NodeSnapshot {
             up: true,
-            status: None,
-            last_error: None,
             lag: Some(Duration::ZERO),
             readable: true,
-            drained: false,
-            removed: false,
-            checked: None,
-            state_since: None,
-            warm_since: None,
-            warmth: None,
+            ..NodeSnapshot::unchecked(&config)
         }
     }
 

@@ -153,23 +153,7 @@ impl Aggregator {
         if existing.is_some_and(|i| !next.nodes[i].removed) {
             return Err(OperatorError::NodeExists(node.name));
         }
-        let fresh = NodeSnapshot {
-            name: node.name.clone(),
-            address: node.address.clone(),
-            weight: node.weight,
-            read_weight: node.read_weight,
-            up: false,
-            status: None,
-            last_error: None,
-            lag: None,
-            readable: false,
-            drained: false,
-            removed: false,
-            checked: None,
-            state_since: None,
-            warm_since: None,
-            warmth: None,
-        };
+        let fresh = NodeSnapshot::unchecked(&node);
         let idx = match existing {
             Some(i) => {
                 next.nodes[i] = fresh;
