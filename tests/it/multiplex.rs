@@ -162,5 +162,17 @@ async fn last_insert_id_follows_the_session_across_connections() {
         again, mine,
         "a's LAST_INSERT_ID() after b used the connection"
     );
+    let _: Option<i64> = a.query_first(format!("{W} SELECT 1")).await.expect("a");
+    quiet().await;
+    // A new session on the connection a used: its LAST_INSERT_ID() is its own (0), not a's.
+    let mut c = connect(&proxy, "shop").await;
+    let fresh: Option<u64> = c
+        .query_first("SELECT LAST_INSERT_ID()")
+        .await
+        .expect("c: id");
+    assert_eq!(fresh, Some(0), "another session's LAST_INSERT_ID() leaked");
+    let _: Option<i64> = c.query_first(format!("{W} SELECT 1")).await.expect("c");
+    drop(c);
+    quiet().await;
     a.query_drop("DROP TABLE mux_ids").await.expect("drop");
 }

@@ -53,6 +53,8 @@ struct Idle {
     known: Tracked,
     /// COM_SET_OPTION switched multi-statements off on it.
     multi_off: bool,
+    /// Its `LAST_INSERT_ID()`, as Tandem last saw it set.
+    insert_id: u64,
 }
 
 /// A connection handed out by [`Pool::get`], with what is known of its state.
@@ -66,6 +68,9 @@ pub struct Checkout {
     pub known: Tracked,
     /// Multi-statements are switched off on it.
     pub multi_off: bool,
+    /// Its `LAST_INSERT_ID()`, as Tandem last saw it set (an OK packet's insert id, Tandem's
+    /// own `DO LAST_INSERT_ID(n)`); 0 on a new or reset connection.
+    pub insert_id: u64,
 }
 
 pub struct Pool {
@@ -347,6 +352,7 @@ impl Pool {
             read_only: false,
             known: Tracked::default(),
             multi_off: false,
+            insert_id: 0,
         })
     }
 
@@ -361,6 +367,7 @@ impl Pool {
             read_only: idle.read_only,
             known: idle.known,
             multi_off: idle.multi_off,
+            insert_id: idle.insert_id,
         };
         if c.known.levelable_to(want, login_schema) {
             return Some(c);
@@ -381,6 +388,7 @@ impl Pool {
                 .learn(&[tandem_protocol::SessionStateChange::Schema(db)]);
         }
         c.read_only = false;
+        c.insert_id = 0;
         c.known.levelable_to(want, login_schema).then_some(c)
     }
 
@@ -475,6 +483,7 @@ impl Pool {
             read_only,
             known: Tracked::default(),
             multi_off: false,
+            insert_id: 0,
         });
         drop(idle);
         // A waiter at the cap may take it (same key) or close it to make room.
@@ -503,6 +512,7 @@ impl Pool {
             read_only: c.read_only,
             known: c.known,
             multi_off: c.multi_off,
+            insert_id: c.insert_id,
         });
         drop(idle);
         self.went_idle(user);

@@ -109,11 +109,10 @@ pub struct Session {
     topology: tokio::sync::watch::Receiver<u64>,
     /// The client switched multi-statements off with COM_SET_OPTION.
     multi_off: bool,
-    /// The last auto_increment id a statement of this session generated (from OK packets), and
-    /// the node whose connection holds it. When writes move to another connection (failover,
-    /// switchover, a lost connection), `LAST_INSERT_ID()` is carried over to it.
+    /// The last auto_increment id a statement of this session generated (from OK packets). A
+    /// writer connection that has another `LAST_INSERT_ID()` (after a failover, a switchover,
+    /// a lost connection, or one another session left in the pool) gets this one first.
     last_insert_id: u64,
-    insert_id_node: Option<usize>,
     /// Causal-read state (`read_your_writes = "session"`).
     causal: causal::Causal,
     /// Prepared statements by the id the client knows.
@@ -165,7 +164,6 @@ impl Session {
             scratch: BytesMut::new(),
             multi_off: false,
             last_insert_id: 0,
-            insert_id_node: None,
             causal: causal::Causal::default(),
             next_stmt: 0,
             last_stmt: 0,
@@ -249,7 +247,6 @@ impl Session {
                 self.release();
                 self.policy.reset();
                 self.last_insert_id = 0;
-                self.insert_id_node = None;
                 self.stmts.clear();
                 self.set_tx_node(None);
                 self.charset = CharsetClass::from_collation_id(self.login.charset);
@@ -425,9 +422,6 @@ impl Session {
         }
         self.suspect(node);
         self.forget_node_stmts(node);
-        if self.insert_id_node == Some(node) {
-            self.insert_id_node = None;
-        }
         self.track(node, None);
         if self.tx_node == Some(node) {
             self.set_tx_node(None);

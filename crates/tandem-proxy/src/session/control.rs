@@ -196,7 +196,6 @@ impl Session {
         self.stmts.clear();
         self.set_tx_node(None);
         self.last_insert_id = 0;
-        self.insert_id_node = None;
         self.login.user = cu.username.clone();
         if let Ok(mut u) = self.control.user.lock() {
             u.clone_from(&cu.username);

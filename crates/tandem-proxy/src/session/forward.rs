@@ -177,7 +177,10 @@ impl Session {
             &self.shared.stats.statements_reader
         };
         stat.fetch_add(1, Ordering::Relaxed);
-        if self.last_insert_id != 0 && self.insert_id_node != Some(target) && on_writer {
+        // The connection's LAST_INSERT_ID() is the session's own: carried to a connection that
+        // has another (this session's from elsewhere, or another session's, which must not
+        // show through — a new session's is 0).
+        if on_writer && backend.insert_id != self.last_insert_id {
             let carry = format!("DO LAST_INSERT_ID({})", self.last_insert_id);
             if let Err(e) = backend.conn.exec(&carry).await {
                 let msg = format!(
@@ -189,7 +192,7 @@ impl Session {
                     .await
                     .map(Err);
             }
-            self.insert_id_node = Some(target);
+            backend.insert_id = self.last_insert_id;
         }
         let limit = self.shared.proxy.load().backend_timeout;
         let sent = tokio::time::timeout(limit, backend.conn.send_command(payload))
@@ -240,7 +243,7 @@ impl Session {
             .on_response_at(self.status.bits(), !done.err, Instant::now());
         if done.last_insert_id != 0 {
             self.last_insert_id = done.last_insert_id;
-            self.insert_id_node = Some(target);
+            backend.insert_id = done.last_insert_id;
         }
         // What only this connection can answer next (`SHOW WARNINGS`, `ROW_COUNT()`, the
         // error's diagnostics) keeps it for the next statement.

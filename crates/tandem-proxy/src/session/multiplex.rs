@@ -94,8 +94,6 @@ impl Session {
                 self.shared.stats.parked.fetch_add(1, Ordering::Relaxed);
             }
         }
-        // The next writer connection gets LAST_INSERT_ID carried over.
-        self.insert_id_node = None;
         self.control.holding.store(0, Ordering::Relaxed);
     }
 }
