@@ -39,6 +39,7 @@ fn server_connections(node: &tandem_testkit::Node) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_caps_on_sessions_and_backend_connections() {
     let p = pair();
+    p.reset(); // cn1 the writer, whatever the test before left
     p.cn1.query(
         "CREATE USER IF NOT EXISTS 'capu'@'%' IDENTIFIED BY 'cappass'; \
          GRANT ALL ON shop.* TO 'capu'@'%'",
@@ -165,6 +166,7 @@ fn node_row(http: u16, node: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowstart_ramps_a_returning_reader() {
     let p = pair();
+    p.reset(); // cn1 the writer, cn2 a replicating reader
     let http = free_port();
     let mut config = config_text(&p, "");
     config = config.replace(

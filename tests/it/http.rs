@@ -491,6 +491,7 @@ async fn until_cn2_reads(p: &tandem_testkit::Pair, s: &mut mysql_async::Conn, pr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_adds_and_removes_nodes_without_dropping_sessions() {
     let p = pair();
+    p.reset(); // cn1 the writer
     p.cn1.query(
         "CREATE TABLE IF NOT EXISTS shop.reload_t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
     );
