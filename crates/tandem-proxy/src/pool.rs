@@ -100,8 +100,28 @@ pub struct Pool {
 #[derive(Debug, Default)]
 struct Count {
     total: AtomicUsize,
-    /// Notified when a connection closes or goes idle (a waiter may take or evict it).
+    /// Notified when a connection closes or goes idle (a waiter may take or evict it); wakes
+    /// the longest waiter first.
     freed: tokio::sync::Notify,
+    /// Callers waiting at the cap: while there are any, a newcomer queues behind them instead
+    /// of taking the connection that was freed for the first of them.
+    waiting: AtomicUsize,
+}
+
+/// A caller counted in [`Count::waiting`] until dropped (also when its client leaves).
+struct Waiting<'a>(&'a Count);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a Count) -> Waiting<'a> {
+        count.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Counts a live backend connection against its pool's cap (and its user's, when the user
@@ -250,12 +270,46 @@ impl Pool {
     /// waiters) up to `pool_wait_timeout` for a connection to close or go idle. A user with
     /// `user_cap` (its `max_backend_connections`) waits the same way at its own cap, making
     /// room only among its own idle connections.
+    ///
+    /// The wait is fair: while anyone waits, a newcomer queues behind (a connection freed at
+    /// the cap goes to the longest waiter, not to whoever asks first after it is freed), so
+    /// under overload every statement waits about as long as the queue is deep rather than
+    /// some waiting out `pool_wait_timeout` while newcomers pass them.
     pub async fn get(
         &self,
         key: &PoolKey,
         credential: Credential<'_>,
         want: &Tracked,
         user_cap: Option<usize>,
+    ) -> Result<Checkout, PoolError> {
+        let mut queued: Option<Waiting<'_>> = None;
+        let got = self
+            .get_in_turn(key, credential, want, user_cap, &mut queued)
+            .await;
+        if queued.take().is_some() && got.is_ok() {
+            self.pass_on();
+        }
+        got
+    }
+
+    /// A waiter that got its connection wakes the next one if there is more to be had (two
+    /// connections freed at once, or room below a cap that rose).
+    fn pass_on(&self) {
+        let more = self.live() < self.cap() || self.idle() > 0;
+        if self.count.waiting.load(Ordering::Acquire) > 0 && more {
+            self.count.freed.notify_one();
+        }
+    }
+
+    /// [`Pool::get`]'s work; `queued` holds the caller's place in the node's queue once it
+    /// waits there.
+    async fn get_in_turn<'a>(
+        &'a self,
+        key: &PoolKey,
+        credential: Credential<'_>,
+        want: &Tracked,
+        user_cap: Option<usize>,
+        queued: &mut Option<Waiting<'a>>,
     ) -> Result<Checkout, PoolError> {
         if self.removed.load(Ordering::Acquire) {
             return Err(PoolError::Removed(self.name.clone()));
@@ -264,13 +318,36 @@ impl Pool {
         let deadline = tokio::time::Instant::now() + self.wait_timeout;
         let user = user_cap.and_then(|cap| Some((self.user_count(&key.user)?, cap)));
         let permit = loop {
-            let freed = self.count.freed.notified();
+            // Registered before the checks below, so a release between them still wakes it;
+            // given up (passing a notification it got on to the next waiter) by a caller that
+            // waits for its user's connection instead.
+            let freed = Some(self.count.freed.notified());
             tokio::pin!(freed);
-            freed.as_mut().enable();
+            if let Some(n) = freed.as_mut().as_pin_mut() {
+                n.enable();
+            }
+            let freed_wait = async {
+                match freed.as_mut().as_pin_mut() {
+                    Some(n) => n.await,
+                    None => std::future::pending().await,
+                }
+            };
             let user_freed = user.as_ref().map(|(u, _)| u.freed.notified());
             tokio::pin!(user_freed);
             if let Some(n) = user_freed.as_mut().as_pin_mut() {
                 n.enable();
+            }
+            // Others are waiting: queue behind them.
+            if queued.is_none() && self.count.waiting.load(Ordering::Acquire) > 0 {
+                *queued = Some(Waiting::new(&self.count));
+                if tokio::time::timeout_at(deadline, freed_wait).await.is_err() {
+                    return Err(PoolError::Full {
+                        node: self.name.clone(),
+                        cap: self.cap(),
+                        waited: started.elapsed(),
+                    });
+                }
+                continue;
             }
             if let Some(idle) = self.take_idle(self.shard(), key, want) {
                 match self.ready(key, idle, want).await {
@@ -307,8 +384,15 @@ impl Pool {
                 continue;
             }
             let woken = if user_ok {
-                tokio::time::timeout_at(deadline, freed).await
+                if queued.is_none() {
+                    *queued = Some(Waiting::new(&self.count));
+                }
+                tokio::time::timeout_at(deadline, freed_wait).await
             } else {
+                // Waiting for one of the user's own connections, not in the node's queue.
+                *queued = None;
+                drop(freed_wait);
+                freed.set(None);
                 let wait = async {
                     match user_freed.as_mut().as_pin_mut() {
                         Some(n) => n.await,
