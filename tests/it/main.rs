@@ -18,6 +18,7 @@ mod idle;
 mod integrity;
 mod multiplex;
 mod prestashop;
+mod reload;
 mod routing;
 mod sessions;
 mod support;

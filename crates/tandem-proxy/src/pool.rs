@@ -25,6 +25,10 @@ use tandem_protocol::Capabilities;
 use crate::config::ProxyConfig;
 use crate::session::state::Tracked;
 
+mod permit;
+pub use permit::Permit;
+use permit::{take, Count, Waiting};
+
 /// Asks the server to report every session-variable, schema and state change in its OK packets
 /// (session tracking; MariaDB 10.2+, MySQL 5.7+). Run on every new or reset connection: a
 /// reset returns these to the server's defaults, which track only a few variables.
@@ -94,63 +98,6 @@ pub struct Pool {
     users: Mutex<std::collections::HashMap<String, Arc<Count>>>,
     /// The node was removed by a reload: no new connections, none kept.
     removed: std::sync::atomic::AtomicBool,
-}
-
-/// Live connections of a pool, and a wake-up for those waiting at the cap.
-#[derive(Debug, Default)]
-struct Count {
-    total: AtomicUsize,
-    /// Notified when a connection closes or goes idle (a waiter may take or evict it); wakes
-    /// the longest waiter first.
-    freed: tokio::sync::Notify,
-    /// Callers waiting at the cap: while there are any, a newcomer queues behind them instead
-    /// of taking the connection that was freed for the first of them.
-    waiting: AtomicUsize,
-}
-
-/// A caller counted in [`Count::waiting`] until dropped (also when its client leaves).
-struct Waiting<'a>(&'a Count);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a Count) -> Waiting<'a> {
-        count.waiting.fetch_add(1, Ordering::AcqRel);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Counts a live backend connection against its pool's cap (and its user's, when the user
-/// has one); released on drop.
-#[derive(Debug)]
-pub struct Permit {
-    node: Arc<Count>,
-    user: Option<Arc<Count>>,
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.node.total.fetch_sub(1, Ordering::Relaxed);
-        self.node.freed.notify_one();
-        if let Some(u) = &self.user {
-            u.total.fetch_sub(1, Ordering::Relaxed);
-            u.freed.notify_one();
-        }
-    }
-}
-
-/// Takes one from `count` if it is below `cap`.
-fn take(count: &Count, cap: usize) -> bool {
-    count
-        .total
-        .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
-            (n < cap).then_some(n + 1)
-        })
-        .is_ok()
 }
 
 #[derive(Debug, thiserror::Error)]
