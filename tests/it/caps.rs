@@ -9,7 +9,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::ChangeUserOpts;
 use tandem_testkit::pair;
 
-use crate::http::{http_section, status};
+use crate::http::{http_section, post, status};
 use crate::support::{config_text, free_port, general_log_on, logged, start, Proxy};
 
 const W: &str = "/* tandem:writer */";
@@ -228,6 +228,17 @@ async fn slowstart_ramps_a_returning_reader() {
     assert!(
         (60..=140).contains(&on_cn2),
         "after the ramp cn2 takes its even share: {on_cn2} of 200"
+    );
+    // Back from maintenance is a return too.
+    let (code, body) = post(http, "/nodes/cn2/drain");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(warming(http, "cn2"), None, "a drained node does not warm");
+    let (code, body) = post(http, "/nodes/cn2/ready");
+    assert_eq!(code, 200, "{body}");
+    let w = warming(http, "cn2");
+    assert!(
+        w.is_some_and(|w| w < 50),
+        "a node back from maintenance starts low: {w:?}"
     );
 }
 

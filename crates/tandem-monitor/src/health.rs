@@ -24,7 +24,7 @@ pub struct HealthSettings {
     #[serde(with = "crate::durations")]
     pub timeout: Duration,
     /// HAProxy's `slowstart`: a node that comes back into the read pool (after being down,
-    /// out of replication or lagging) takes its read share, and its backend connection cap,
+    /// out of replication or lagging, or from maintenance) takes its read share, and its backend connection cap,
     /// in steps over this time instead of at once, from a twentieth up, so a cold server is
     /// not handed a full share of reads and a storm of new connections the moment it
     /// returns. `"0s"` (default) turns it off; never at start-up.

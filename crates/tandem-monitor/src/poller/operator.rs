@@ -111,7 +111,12 @@ impl Aggregator {
                 (change, Some(event))
             }
             Operation::Ready(name) => {
-                next.nodes[idx].drained = false;
+                let n = &mut next.nodes[idx];
+                // Back from maintenance into the read pool: a slow start, as after a return.
+                if n.drained && n.readable && !self.config.health.slowstart.is_zero() {
+                    n.warm_since = Some(std::time::Instant::now());
+                }
+                n.drained = false;
                 let event = Event::Maintenance {
                     node: name,
                     drained: false,
