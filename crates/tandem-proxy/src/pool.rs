@@ -273,12 +273,7 @@ impl Pool {
             if let Some(n) = freed.as_mut().as_pin_mut() {
                 n.enable();
             }
-            let freed_wait = async {
-                match freed.as_mut().as_pin_mut() {
-                    Some(n) => n.await,
-                    None => std::future::pending().await,
-                }
-            };
+            let freed_wait = woken(freed.as_mut());
             let user_freed = user.as_ref().map(|(u, _)| u.freed.notified());
             tokio::pin!(user_freed);
             if let Some(n) = user_freed.as_mut().as_pin_mut() {
@@ -288,11 +283,7 @@ impl Pool {
             if queued.is_none() && self.count.waiting.load(Ordering::Acquire) > 0 {
                 *queued = Some(Waiting::new(&self.count));
                 if tokio::time::timeout_at(deadline, freed_wait).await.is_err() {
-                    return Err(PoolError::Full {
-                        node: self.name.clone(),
-                        cap: self.cap(),
-                        waited: started.elapsed(),
-                    });
+                    return Err(self.full(started));
                 }
                 continue;
             }
@@ -330,7 +321,7 @@ impl Pool {
             if self.evict_one_idle(mine) {
                 continue;
             }
-            let woken = if user_ok {
+            let waited = if user_ok {
                 if queued.is_none() {
                     *queued = Some(Waiting::new(&self.count));
                 }
@@ -340,28 +331,17 @@ impl Pool {
                 *queued = None;
                 drop(freed_wait);
                 freed.set(None);
-                let wait = async {
-                    match user_freed.as_mut().as_pin_mut() {
-                        Some(n) => n.await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::time::timeout_at(deadline, wait).await
+                tokio::time::timeout_at(deadline, woken(user_freed.as_mut())).await
             };
-            if woken.is_err() {
-                let waited = started.elapsed();
+            if waited.is_err() {
                 return Err(match user {
                     Some((_, cap)) if !user_ok => PoolError::UserFull {
                         user: key.user.clone(),
                         node: self.name.clone(),
                         cap,
-                        waited,
+                        waited: started.elapsed(),
                     },
-                    _ => PoolError::Full {
-                        node: self.name.clone(),
-                        cap: self.cap(),
-                        waited,
-                    },
+                    _ => self.full(started),
                 });
             }
         };
@@ -385,6 +365,15 @@ impl Pool {
             multi_off: false,
             insert_id: 0,
         })
+    }
+
+    /// At the node's cap for the whole wait, which began at `started`.
+    fn full(&self, started: Instant) -> PoolError {
+        PoolError::Full {
+            node: self.name.clone(),
+            cap: self.cap(),
+            waited: started.elapsed(),
+        }
     }
 
     /// An idle connection made ready for a session in state `want`: as it is when it can be
@@ -555,5 +544,13 @@ impl Pool {
         if let Some(u) = user {
             u.freed.notify_one();
         }
+    }
+}
+
+/// Completes when `n` is notified; never when there is none.
+async fn woken(n: std::pin::Pin<&mut Option<tokio::sync::futures::Notified<'_>>>) {
+    match n.as_pin_mut() {
+        Some(n) => n.await,
+        None => std::future::pending().await,
     }
 }

@@ -44,8 +44,13 @@ pub enum ReloadError {
     #[error("{0} takes the writes: move them to another node (POST /writer/NAME) before a reload removes or moves it; nothing changed")]
     RemovesWriter(String),
     /// More nodes than Tandem follows without a restart.
-    #[error("{0} nodes over the life of this process is more than the {max} a reload can add up to; restart Tandem", max = crate::shared::MAX_NODES)]
-    TooManyNodes(usize),
+    #[error("{slots} nodes over the life of this process is more than the {max} a reload can add up to; restart Tandem")]
+    TooManyNodes {
+        /// Nodes there would be (removed ones keep their place).
+        slots: usize,
+        /// Nodes this process can follow.
+        max: usize,
+    },
 }
 
 /// Reloads run one at a time (SIGHUP and `POST /reload` may come together).
@@ -202,9 +207,7 @@ async fn nodes(
     let live = |name: &str| snap.nodes.iter().position(|n| n.name == name && !n.removed);
     let old_config = |name: &str| shared.backend_config(name);
     let moved = |b: &crate::config::BackendConfig| {
-        old_config(&b.name).is_some_and(|o| {
-            o.address != b.address || format!("{:?}", o.tls) != format!("{:?}", b.tls)
-        })
+        old_config(&b.name).is_some_and(|o| o.address != b.address || o.tls != b.tls)
     };
     let removed: Vec<usize> = (snap.nodes.iter().enumerate())
         .filter(|(_, n)| !n.removed && !new.backends.iter().any(|b| b.name == n.name))
@@ -232,8 +235,9 @@ async fn nodes(
         .filter(|b| !snap.nodes.iter().any(|n| n.name == b.name))
         .count();
     let slots = snap.nodes.len() + fresh;
-    if slots > shared.causal.capacity().min(crate::shared::MAX_NODES) {
-        return Err(ReloadError::TooManyNodes(slots));
+    if fresh > 0 && slots > shared.causal.capacity() {
+        let max = shared.causal.capacity();
+        return Err(ReloadError::TooManyNodes { slots, max });
     }
     for &i in &removed {
         let name = snap.nodes[i].name.clone();
@@ -272,10 +276,10 @@ async fn nodes(
     }
     // Weights of the nodes that stay.
     for b in &new.backends {
-        if added.iter().any(|a| a.name == b.name) || moves.iter().any(|m| m.name == b.name) {
-            continue;
+        if moves.iter().any(|m| m.name == b.name) {
+            continue; // added afresh with its weights
         }
-        let Some(i) = live(&b.name) else { continue };
+        let Some(i) = live(&b.name) else { continue }; // added
         let n = &snap.nodes[i];
         let weight = (n.weight != b.weight).then_some(b.weight);
         let read_weight = (n.read_weight != b.read_weight).then_some(b.read_weight);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tandem_backend::ClientTls;
 use tandem_monitor::{Monitor, MonitorSettings, NodeConfig};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -50,8 +49,7 @@ pub(crate) fn node_config(b: &crate::config::BackendConfig) -> NodeConfig {
         address: b.address.clone(),
         weight: b.weight,
         read_weight: b.read_weight,
-        // Validated with the configuration.
-        tls: b.client_tls().unwrap_or_else(|_| ClientTls::disabled()),
+        tls: b.validated_tls(),
     }
 }
 

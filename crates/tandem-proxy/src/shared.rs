@@ -198,8 +198,7 @@ pub fn pool_for(config: &Config, b: &crate::config::BackendConfig, shards: usize
     Arc::new(Pool::new(
         b.name.clone(),
         b.address.clone(),
-        b.client_tls()
-            .unwrap_or_else(|_| tandem_backend::ClientTls::disabled()),
+        b.validated_tls(),
         &config.proxy,
         shards,
     ))
@@ -250,8 +249,7 @@ impl Shared {
             self.causal.clone(),
             i,
             b.address.clone(),
-            b.client_tls()
-                .unwrap_or_else(|_| tandem_backend::ClientTls::disabled()),
+            b.validated_tls(),
             self.config.monitor.user.clone(),
             self.config.monitor.password.clone(),
             self.config.health.timeout,

@@ -80,7 +80,7 @@ pub struct TlsConfig {
 
 /// `[[backends]] tls = { ... }`: how Tandem (its pools, the monitor, the causal-read followers)
 /// connects to that node.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendTlsConfig {
     /// `"disabled"` (default), `"preferred"`, `"required"`, `"verify-ca"`, `"verify-identity"`,
@@ -108,6 +108,13 @@ pub struct BackendTlsConfig {
 }
 
 impl BackendConfig {
+    /// [`BackendConfig::client_tls`] of a configuration already validated (which checked it
+    /// builds); clear text should it fail after all.
+    pub fn validated_tls(&self) -> tandem_backend::ClientTls {
+        self.client_tls()
+            .unwrap_or_else(|_| tandem_backend::ClientTls::disabled())
+    }
+
     /// The TLS settings for this node, ready to connect with.
     pub fn client_tls(&self) -> Result<tandem_backend::ClientTls, tandem_backend::TlsError> {
         let Some(t) = &self.tls else {
